@@ -1,0 +1,273 @@
+"""Typed objects passed between the stages of kgllm.
+
+None of these names a backend: extractors produce a :class:`GraphDelta`, every
+:class:`~kgllm.stores.base.GraphStore` accepts one, retrieval returns a
+:class:`Subgraph` and the reasoner returns an :class:`Answer`.
+
+Examples
+--------
+>>> from kgllm.types import Fact, Provenance, entity_id
+>>> entity_id("  Marie   CURIE ")
+'marie curie'
+>>> p = Provenance(doc_id="d1", chunk=0, start=0, end=31, extractor="rules",
+...                sentence="Marie Curie was born in Warsaw.")
+>>> f = Fact("marie curie", "born_in", "warsaw", provenance=(p,))
+>>> f.id == Fact("marie curie", "born_in", "warsaw").id
+True
+>>> f.as_line()
+'marie curie --born_in--> warsaw'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable
+
+__all__ = [
+    "Document",
+    "Chunk",
+    "Entity",
+    "Provenance",
+    "Fact",
+    "Merge",
+    "GraphDelta",
+    "Path",
+    "Subgraph",
+    "Answer",
+    "entity_id",
+    "fact_id",
+]
+
+_SPACE = re.compile(r"\s+")
+
+
+def entity_id(name: str) -> str:
+    """Return the canonical id of an entity name.
+
+    Case-folded, Unicode-normalised (NFKC), underscores read as spaces,
+    whitespace collapsed and surrounding quotes/punctuation stripped. Two names
+    with the same id denote the same node.
+
+    >>> entity_id("Haile_Selassie_I_of_Ethiopia")
+    'haile selassie i of ethiopia'
+    >>> entity_id('"Warsaw".')
+    'warsaw'
+    """
+    text = unicodedata.normalize("NFKC", name).replace("_", " ")
+    text = _SPACE.sub(" ", text).strip().strip("\"'`.,;:!?()[]{}").strip()
+    return text.casefold()
+
+
+def fact_id(subject: str, relation: str, object: str) -> str:
+    """Deterministic id of the triple ``(subject, relation, object)``.
+
+    >>> fact_id("a", "r", "b") == fact_id("a", "r", "b")
+    True
+    >>> fact_id("a", "r", "b") != fact_id("b", "r", "a")
+    True
+    """
+    digest = hashlib.sha1(f"{subject}\x1f{relation}\x1f{object}".encode()).hexdigest()
+    return "f" + digest[:15]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A text to ingest, with a stable id (used for provenance and retraction)."""
+
+    id: str
+    text: str
+    source: str = ""  # file path or URI the text came from, informational
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A span of a document (a sentence by default) with character offsets."""
+
+    doc_id: str
+    index: int
+    text: str
+    start: int  # offset of text[0] in the document
+    end: int  # offset one past the last character
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A node of the graph.
+
+    ``id`` is the canonical key (see :func:`entity_id`), ``name`` the preferred
+    surface form, ``type`` a coarse label (``PERSON``, ``GPE``, ... or ``""``),
+    ``aliases`` other surface forms that denote it.
+    """
+
+    id: str
+    name: str
+    type: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @classmethod
+    def from_name(cls, name: str, type: str = "", aliases: Iterable[str] = ()) -> "Entity":
+        """Build an entity whose id is derived from ``name``.
+
+        >>> Entity.from_name("Marie Curie", "PERSON", ["Curie"])
+        Entity(id='marie curie', name='Marie Curie', type='PERSON', aliases=('Curie',))
+        """
+        return cls(entity_id(name), name.strip(), type, tuple(dict.fromkeys(a for a in aliases if a)))
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a fact was read: document, chunk (sentence) index, character span, extractor."""
+
+    doc_id: str
+    chunk: int = -1
+    start: int = -1
+    end: int = -1
+    extractor: str = ""
+    sentence: str = ""  # text of the chunk, so answers can quote their sources
+
+    def key(self) -> tuple[str, int, int, int, str]:
+        """Identity of a source: the same fact from the same key is stored once."""
+        return (self.doc_id, self.chunk, self.start, self.end, self.extractor)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "chunk": self.chunk,
+            "start": self.start,
+            "end": self.end,
+            "extractor": self.extractor,
+            "sentence": self.sentence,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Provenance":
+        return cls(**{k: data[k] for k in ("doc_id", "chunk", "start", "end", "extractor", "sentence") if k in data})
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A directed, labelled edge ``subject --relation--> object`` between entity ids."""
+
+    subject: str
+    relation: str
+    object: str
+    confidence: float = 1.0
+    provenance: tuple[Provenance, ...] = ()
+
+    @property
+    def id(self) -> str:
+        """Deterministic id of the triple (provenance and confidence excluded)."""
+        return fact_id(self.subject, self.relation, self.object)
+
+    def as_line(self) -> str:
+        """Human-readable one-line form."""
+        return f"{self.subject} --{self.relation}--> {self.object}"
+
+    def with_provenance(self, provenance: Iterable[Provenance]) -> "Fact":
+        return replace(self, provenance=tuple(provenance))
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """A recorded entity-resolution decision: ``alias`` was folded into ``canonical``.
+
+    Merges are stored so that they can be listed and undone.
+    """
+
+    alias: str  # entity id that disappeared
+    canonical: str  # entity id it was merged into
+    method: str  # "alias", "fuzzy", "embedding", ...
+    score: float = 1.0
+    doc_id: str = ""
+
+
+@dataclass(slots=True)
+class GraphDelta:
+    """What one extraction run adds to a store: entities, facts and merges."""
+
+    entities: list[Entity] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    merges: list[Merge] = field(default_factory=list)
+
+    def extend(self, other: "GraphDelta") -> None:
+        self.entities.extend(other.entities)
+        self.facts.extend(other.facts)
+        self.merges.extend(other.merges)
+
+    def __len__(self) -> int:
+        return len(self.facts)
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """A chain of facts from a seed entity, with the retrieval score that chose it.
+
+    ``entities`` has one more element than ``facts``; facts may be walked against
+    their direction (``forward[i]`` is False then).
+    """
+
+    entities: tuple[str, ...]
+    facts: tuple[Fact, ...]
+    forward: tuple[bool, ...]
+    score: float = 0.0
+
+    @property
+    def end(self) -> str:
+        return self.entities[-1]
+
+    @property
+    def relations(self) -> tuple[str, ...]:
+        return tuple(f.relation for f in self.facts)
+
+
+@dataclass(slots=True)
+class Subgraph:
+    """Facts retrieved for a question, the entities they touch, and ranked paths."""
+
+    seeds: list[str] = field(default_factory=list)
+    entities: dict[str, Entity] = field(default_factory=dict)
+    facts: list[Fact] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+
+    def fact_ids(self) -> set[str]:
+        return {f.id for f in self.facts}
+
+    def add_fact(self, fact: Fact) -> None:
+        if fact.id not in self.fact_ids():
+            self.facts.append(fact)
+
+    def __len__(self) -> int:
+        return len(self.facts)
+
+
+@dataclass(slots=True)
+class Answer:
+    """The reasoner's answer, with the facts and source sentences it rests on.
+
+    ``supported`` is False when the graph held nothing relevant: ``text`` then
+    says so instead of guessing.
+    """
+
+    question: str
+    text: str
+    facts: list[Fact] = field(default_factory=list)
+    sources: list[Provenance] = field(default_factory=list)
+    supported: bool = True
+    entities: list[str] = field(default_factory=list)  # ranked candidate answer entity ids
+    confidence: float = 0.0
+    subgraph: Subgraph | None = field(default=None, repr=False)
+
+    def cite(self) -> str:
+        """Render the answer with numbered facts and their source sentences."""
+        lines = [self.text]
+        for i, fact in enumerate(self.facts, 1):
+            lines.append(f"  [{i}] {fact.as_line()}")
+            for p in fact.provenance:
+                where = f"{p.doc_id}" + (f":{p.start}-{p.end}" if p.start >= 0 else "")
+                quote = f' "{p.sentence}"' if p.sentence else ""
+                lines.append(f"      source {where}{quote}")
+        return "\n".join(lines)
