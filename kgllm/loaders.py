@@ -101,7 +101,8 @@ def load_jsonl(path: str | os.PathLike[str], text_field: str = "text", id_field:
                              f"got {'nothing' if text is None else type(text).__name__}")
         if not text.strip():
             raise InputError(f"{p}:{lineno}: field {text_field!r} is empty")
-        doc_id = str(obj.get(id_field) or f"{p.name}:{lineno}")
+        raw_id = obj.get(id_field)
+        doc_id = f"{p.name}:{lineno}" if raw_id is None or raw_id == "" else str(raw_id)  # id 0 is an id
         if doc_id in seen:  # datasets reuse ids across lines; keep documents distinct
             doc_id = f"{doc_id}#{lineno}"
         seen.add(doc_id)
@@ -128,6 +129,7 @@ def load_folder(path: str | os.PathLike[str], pattern: str = "**/*") -> list[Doc
 
 def load_sources(sources: Iterable[str | os.PathLike[str]], text_field: str = "text") -> list[Document]:
     """Load files and folders: ``.jsonl`` by line, folders recursively, anything else as one text file."""
+    sources = list(sources)  # iterated twice (the error message names them)
     docs: list[Document] = []
     for source in sources:
         p = Path(source)
@@ -160,6 +162,8 @@ def read_kb_tsv(path: str | os.PathLike[str]) -> GraphDelta:
             raise InputError(f"{p}:{lineno}: expected subject<TAB>relation<TAB>object, got {line[:80]!r}")
         s, r, o = (x.strip() for x in parts)
         sid, oid = entity_id(s), entity_id(o)
+        if not sid or not oid:
+            raise InputError(f"{p}:{lineno}: entity name {s if not sid else o!r} is only punctuation")
         names.setdefault(sid, s)
         names.setdefault(oid, o)
         prov = Provenance(doc_id=f"kb:{p.name}", chunk=lineno, extractor="tsv", sentence=line)

@@ -37,7 +37,7 @@ from typing import Any, Iterable, Iterator
 
 import networkx as nx
 
-from kgllm.errors import InputError, StoreError
+from kgllm.errors import InputError, NotFoundError, StoreError
 from kgllm.stores.base import Direction, UpsertResult
 from kgllm.types import Entity, Fact, GraphDelta, Merge, Path, Provenance, Subgraph, entity_id
 
@@ -46,37 +46,66 @@ __all__ = ["MemoryStore", "FORMAT_NAME", "FORMAT_VERSION"]
 FORMAT_NAME = "kgllm-graph"
 FORMAT_VERSION = 1
 
-_WRITE_CLAUSE = re.compile(r"\b(CREATE|MERGE|DELETE|DETACH|SET|REMOVE|DROP|LOAD\s+CSV|CALL)\b", re.IGNORECASE)
+_WRITE_CLAUSE = re.compile(r"(?<!\.)\b(CREATE|MERGE|DELETE|DETACH|SET|REMOVE|DROP|LOAD\s+CSV|CALL)\b", re.IGNORECASE)
 _STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
-_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_TOKEN = re.compile(r"(?P<string>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")|\$(?P<param>[A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _validate_delta(delta: GraphDelta) -> None:
     for e in delta.entities:
         if not isinstance(e, Entity) or not e.id or not e.name:
             raise InputError(f"invalid entity in delta (empty id or name): {e!r}")
+        if not all(isinstance(a, str) for a in e.aliases):
+            raise InputError(f"invalid entity in delta (aliases must be strings): {e!r}")
     for f in delta.facts:
         if not isinstance(f, Fact) or not f.subject or not f.relation or not f.object:
             raise InputError(f"invalid fact in delta (empty subject, relation or object): {f!r}")
-        if not 0.0 <= f.confidence <= 1.0:
-            raise InputError(f"fact confidence must be in [0, 1], got {f.confidence}: {f.as_line()}")
+        if isinstance(f.confidence, bool) or not isinstance(f.confidence, (int, float)) \
+                or not 0.0 <= f.confidence <= 1.0:
+            raise InputError(f"fact confidence must be a number in [0, 1], got {f.confidence!r}: {f.as_line()}")
+        if not all(isinstance(p, Provenance) for p in f.provenance):
+            raise InputError(f"invalid provenance in delta (expected Provenance objects): {f.as_line()}")
     for m in delta.merges:
-        if not m.alias or not m.canonical or m.alias == m.canonical:
+        if not isinstance(m, Merge) or not m.alias or not m.canonical or m.alias == m.canonical:
             raise InputError(f"invalid merge (empty or self merge): {m!r}")
 
 
 class MemoryStore:
-    """The reference :class:`~kgllm.stores.base.GraphStore`, held in process memory."""
+    """The reference :class:`~kgllm.stores.base.GraphStore`, held in process memory.
+
+    :meth:`query` accepts the read-only Cypher subset of ``grand-cypher``:
+
+    * ``MATCH`` patterns of nodes and directed edges, ``(a)-[r]->(b)``, ``(a)<-[r]-(b)``,
+      chains such as ``(a)-[r1]->(b)-[r2]->(c)``, relationship types ``-[r:born_in]->``
+      or ``-[r:born_in|capital_of]->`` (the fact's relation), variable length ``-[*1..2]->``
+      and inline properties ``(a {name: "Warsaw"})``. Node labels ``(a:PERSON)`` match
+      nothing: the entity type is the property ``a.type``.
+    * ``WHERE`` with ``==``/``=``, ``<>``, ``<``, ``>``, ``CONTAINS``, ``STARTS WITH``,
+      ``IN [...]``, ``AND``/``OR``/``NOT``; ``RETURN`` of variables or properties
+      (``a.name``, ``a.id``, ``a.type``, ``r.relation``, ``r.confidence``), ``DISTINCT``,
+      ``AS``, ``COUNT``/``SUM``/``MIN``/``MAX``/``AVG``/``COLLECT``, ``ORDER BY``, ``SKIP``, ``LIMIT``.
+    * String literals in double or single quotes (single-quoted ones are rewritten
+      to double quotes before parsing) with backslash escapes.
+    * ``$name`` parameters from ``params`` (strings, numbers, bools), substituted as
+      literals; a ``$`` inside a string literal is plain text.
+    * Writing clauses (``CREATE``, ``MERGE``, ``DELETE``, ``SET``, ``REMOVE``, ``DROP``,
+      ``CALL``, ``LOAD CSV``) outside string literals are rejected with
+      :class:`~kgllm.errors.InputError`, as are syntax errors. Nodes returned whole are
+      dicts of ``id``, ``name``, ``type``, ``aliases``; edges of ``id``, ``relation``,
+      ``confidence`` (provenance is left out).
+    """
 
     def __init__(self) -> None:
         self._g = nx.MultiDiGraph()
         self._merges: dict[str, Merge] = {}  # alias id -> merge
-        self._undo: dict[str, tuple[dict[str, Any], list[Fact]]] = {}  # alias -> (node attrs, original facts)
+        # alias -> (its node attrs, its original facts, what the merge changed on the canonical node)
+        self._undo: dict[str, tuple[dict[str, Any], list[Fact], dict[str, Any] | None]] = {}
         self._alias_index: dict[str, set[str]] = {}  # entity_id(alias) -> entity ids
 
     # ------------------------------------------------------------------ writes
     def upsert(self, delta: GraphDelta) -> UpsertResult:
         _validate_delta(delta)
+        self._check_merges(delta)  # before any write: an invalid delta changes nothing
         added_e = added_f = added_p = applied = 0
         for entity in delta.entities:
             added_e += self._add_entity(entity)
@@ -91,6 +120,32 @@ class MemoryStore:
         for merge in delta.merges:
             applied += self._apply_merge(merge)
         return UpsertResult(added_e, added_f, added_p, applied)
+
+    def _check_merges(self, delta: GraphDelta) -> None:
+        """Raise if a merge of ``delta`` targets an entity that will not exist (dry run of the merges)."""
+        if not delta.merges:
+            return
+        merged = {alias: m.canonical for alias, m in self._merges.items()}
+
+        def resolve(eid: str) -> str:
+            seen = set()
+            while eid in merged and eid not in seen:
+                seen.add(eid)
+                eid = merged[eid]
+            return eid
+
+        nodes = set(self._g.nodes)
+        nodes.update(resolve(e.id) for e in delta.entities)
+        for f in delta.facts:
+            nodes.update((resolve(f.subject), resolve(f.object)))
+        for m in delta.merges:
+            alias, canonical = resolve(m.alias), resolve(m.canonical)
+            if m.alias in merged or alias == canonical or alias not in nodes:
+                continue
+            if canonical not in nodes:
+                raise InputError(f"merge target {canonical!r} is not in the graph: {m!r}")
+            nodes.discard(alias)
+            merged[alias] = m.canonical
 
     def _resolve(self, eid: str) -> str:
         seen = set()
@@ -108,15 +163,16 @@ class MemoryStore:
         if eid in self._g:
             node = self._g.nodes[eid]
             names = [entity.name, *entity.aliases] if eid != entity.id or entity.name != node["name"] else list(entity.aliases)
-            new = [a for a in names if a != node["name"] and a not in node["aliases"]]
+            new = [a for a in dict.fromkeys(names) if a and a != node["name"] and a not in node["aliases"]]
             if new:
                 node["aliases"] = node["aliases"] + new
                 self._index_names(eid, new)
             if entity.type and not node["type"]:
                 node["type"] = entity.type
             return 0
-        self._g.add_node(eid, id=eid, name=entity.name, type=entity.type, aliases=list(entity.aliases))
-        self._index_names(eid, [entity.name, *entity.aliases])
+        aliases = [a for a in dict.fromkeys(entity.aliases) if a and a != entity.name]
+        self._g.add_node(eid, id=eid, name=entity.name, type=entity.type, aliases=aliases)
+        self._index_names(eid, [entity.name, *aliases])
         return 1
 
     def _add_fact(self, fact: Fact) -> tuple[int, int]:
@@ -152,39 +208,79 @@ class MemoryStore:
             raise InputError(f"merge target {canonical!r} is not in the graph: {merge!r}")
         original = list(self._incident(alias, "both"))
         attrs = dict(self._g.nodes[alias])
-        self._undo[alias] = (attrs, original)
+        attrs["aliases"] = list(attrs["aliases"])
+        node = self._g.nodes[canonical]
+        aliases_before, type_before = list(node["aliases"]), node["type"]
         self._merges[alias] = merge
         self._g.remove_node(alias)
         for ids in self._alias_index.values():
             ids.discard(alias)
         self._add_entity(Entity(alias, attrs["name"], attrs["type"], tuple(attrs["aliases"])))
+        # Record exactly what the canonical node gained, so unmerge can take back that and only that.
+        changes: dict[str, Any] = {
+            "aliases": [a for a in node["aliases"] if a not in aliases_before],
+            "type": node["type"] != type_before,
+            "facts": [],
+        }
         for f in original:
             s = canonical if f.subject == alias else f.subject
             o = canonical if f.object == alias else f.object
-            self._add_fact(Fact(s, f.relation, o, f.confidence, f.provenance))
+            rewritten = Fact(s, f.relation, o, f.confidence, f.provenance)
+            created = not self._g.has_edge(s, o, rewritten.id)
+            before = None if created else self._g.edges[s, o, rewritten.id]
+            keys_before = set() if before is None else {p.key() for p in before["provenance"]}
+            confidence_before = None if before is None else before["confidence"]
+            self._add_fact(rewritten)
+            data = self._g.edges[s, o, rewritten.id]
+            changes["facts"].append({
+                "s": s, "r": f.relation, "o": o, "created": created, "c": confidence_before,
+                "p": [list(p.key()) for p in data["provenance"] if p.key() not in keys_before],
+            })
+        self._undo[alias] = (attrs, original, changes)
         return 1
 
     def unmerge(self, alias: str) -> bool:
         if alias not in self._merges:
             return False
         merge = self._merges.pop(alias)
-        attrs, original = self._undo.pop(alias)
+        attrs, original, changes = self._undo.pop(alias)
         canonical = self._resolve(merge.canonical)
-        # Remove the provenances the rewritten facts got from the alias's facts.
-        for f in original:
-            s = canonical if f.subject == alias else f.subject
-            o = canonical if f.object == alias else f.object
-            self._remove_provenance(Fact(s, f.relation, o), {p.key() for p in f.provenance})
+        if changes is None:  # recorded by an older version: assume the merge added everything
+            changes = _legacy_changes(alias, canonical, attrs, original)
+        # Take back what the rewritten facts got from the alias's facts.
+        for c in changes["facts"]:
+            s, o = self._resolve(c["s"]), self._resolve(c["o"])
+            key = Fact(s, c["r"], o).id
+            if not self._g.has_edge(s, o, key):
+                continue
+            data = self._g.edges[s, o, key]
+            added = {tuple(k) for k in c["p"]}
+            data["provenance"] = [p for p in data["provenance"] if p.key() not in added]
+            if c["created"]:
+                if not data["provenance"]:
+                    self._g.remove_edge(s, o, key)
+            elif c["c"] is not None:
+                data["confidence"] = c["c"]
         node = self._g.nodes.get(canonical)
         if node is not None:
-            dropped = {attrs["name"], *attrs["aliases"]}
+            dropped = set(changes["aliases"])
             node["aliases"] = [a for a in node["aliases"] if a not in dropped]
+            kept = {entity_id(n) for n in [node["name"], *node["aliases"]]}
             for name in dropped:
-                self._alias_index.get(entity_id(name), set()).discard(canonical)
+                if entity_id(name) not in kept:
+                    self._alias_index.get(entity_id(name), set()).discard(canonical)
+            if changes["type"]:
+                node["type"] = ""
         self._g.add_node(alias, **attrs)
         self._index_names(alias, [attrs["name"], *attrs["aliases"]])
         for f in original:
-            self._add_fact(f)
+            # The other end may have been merged away since; follow it.
+            s = alias if f.subject == alias else self._resolve(f.subject)
+            o = alias if f.object == alias else self._resolve(f.object)
+            for eid in (s, o):
+                if eid not in self._g:
+                    self._add_entity(Entity(eid, eid))
+            self._add_fact(Fact(s, f.relation, o, f.confidence, f.provenance))
         return True
 
     def _remove_provenance(self, fact: Fact, keys: set[tuple[str, int, int, int, str]]) -> None:
@@ -210,9 +306,9 @@ class MemoryStore:
         for eid in touched:
             if eid in self._g and self._g.degree(eid) == 0:
                 self._drop_node(eid)
-        for alias, (attrs, original) in list(self._undo.items()):
+        for alias, (attrs, original, changes) in list(self._undo.items()):
             kept = [f.with_provenance(p for p in f.provenance if p.doc_id != doc_id) for f in original]
-            self._undo[alias] = (attrs, [f for f in kept if f.provenance])
+            self._undo[alias] = (attrs, [f for f in kept if f.provenance], changes)
         return removed
 
     def _drop_node(self, eid: str) -> None:
@@ -393,6 +489,7 @@ class MemoryStore:
                               "doc_id": m.doc_id},
                     "node": self._undo[m.alias][0],
                     "facts": [_fact_to_dict(f) for f in self._undo[m.alias][1]],
+                    "changes": self._undo[m.alias][2],
                 }
                 for m in self._merges.values()
             ],
@@ -421,13 +518,15 @@ class MemoryStore:
         """Read a graph written by :meth:`save`; errors name the file and what was wrong."""
         source = FilePath(path)
         if not source.exists():
-            raise InputError(f"graph file not found: {source}")
+            raise NotFoundError(f"graph file not found: {source}")
+        if not source.is_file():
+            raise InputError(f"{source}: not a regular file")
         raw = source.read_bytes()
         try:
             if raw[:2] == b"\x1f\x8b":
                 raw = gzip.decompress(raw)
             data = json.loads(raw.decode("utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"{source}: not a kgllm graph file (expected JSON): {exc}") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
             raise InputError(f"{source}: not a kgllm graph file (missing format {FORMAT_NAME!r})")
@@ -450,7 +549,18 @@ class MemoryStore:
         for item in data["merges"]:
             m = Merge(**item["merge"])
             self._merges[m.alias] = m
-            self._undo[m.alias] = (item["node"], [_fact_from_dict(f) for f in item["facts"]])
+            self._undo[m.alias] = (item["node"], [_fact_from_dict(f) for f in item["facts"]], item.get("changes"))
+
+
+def _legacy_changes(alias: str, canonical: str, attrs: dict[str, Any], original: list[Fact]) -> dict[str, Any]:
+    """Merge record of a file written without ``changes``: assume the merge added all the alias brought."""
+    facts = []
+    for f in original:
+        s = canonical if f.subject == alias else f.subject
+        o = canonical if f.object == alias else f.object
+        facts.append({"s": s, "r": f.relation, "o": o, "created": True, "c": None,
+                      "p": [list(p.key()) for p in f.provenance]})
+    return {"aliases": [attrs["name"], *attrs["aliases"]], "type": False, "facts": facts}
 
 
 def _fact_to_dict(f: Fact) -> dict[str, Any]:
@@ -463,10 +573,21 @@ def _fact_from_dict(d: dict[str, Any]) -> Fact:
 
 
 def _bind_params(cypher: str, params: dict[str, Any]) -> str:
-    """Substitute ``$name`` parameters as literals (grand-cypher has no parameters)."""
+    """Substitute ``$name`` parameters as literals (grand-cypher has no parameters).
+
+    ``$name`` inside a string literal is left alone, and single-quoted literals
+    (standard Cypher, unknown to grand-cypher) are rewritten double-quoted.
+    """
 
     def literal(match: re.Match[str]) -> str:
-        name = match.group(1)
+        if match.group("string") is not None:
+            text = match.group("string")
+            if text[0] == '"':
+                return text
+            # 'It\'s "x"' -> "It\'s \"x\"": escape bare double quotes, keep other escapes.
+            body = re.sub(r'\\.|"', lambda m: '\\"' if m.group() == '"' else m.group(), text[1:-1])
+            return f'"{body}"'
+        name = match.group("param")
         if name not in params:
             raise InputError(f"Cypher parameter ${name} was not given")
         value = params[name]
@@ -475,10 +596,10 @@ def _bind_params(cypher: str, params: dict[str, Any]) -> str:
         if isinstance(value, (int, float)):
             return repr(value)
         if isinstance(value, str):
-            return json.dumps(value)
+            return json.dumps(value, ensure_ascii=False)  # ASCII escapes would split astral characters
         raise InputError(f"Cypher parameter ${name} must be a string, number or bool, got {type(value).__name__}")
 
-    return _PARAM.sub(literal, cypher)
+    return _TOKEN.sub(literal, cypher)
 
 
 def _plain(value: Any) -> Any:
