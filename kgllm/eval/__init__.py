@@ -1,0 +1,1 @@
+"""Evaluation of kgllm against dataset files (extraction, KG question answering, text -> graph -> answer)."""

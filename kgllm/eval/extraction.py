@@ -1,0 +1,190 @@
+"""Score extracted triples against gold triples (text -> triples datasets).
+
+Matching rules
+    * entity strings compare after :func:`~kgllm.types.entity_id` (case-folded,
+      Unicode-normalised, ``_`` read as a space, whitespace collapsed, surrounding
+      quotes and punctuation stripped);
+    * relation names also split camelCase and read ``_``/``-`` as spaces, so
+      ``birthPlace``, ``birth_place`` and ``birth place`` are one relation;
+    * **strict**: subject, relation and object match; **relaxed**: subject and
+      object match, the relation is ignored;
+    * duplicates are dropped on each side, and the matching is one-to-one: each
+      predicted triple counts at most once and each gold triple at most once.
+
+Counts are micro-averaged over items (summed before dividing).
+
+Examples
+--------
+>>> from kgllm.eval.extraction import score_triples, prf
+>>> gold = [("Aarhus", "leader", "Jacob Bundsgaard"), ("Aarhus", "country", "Denmark")]
+>>> pred = [("aarhus", "leader", "jacob  bundsgaard"), ("aarhus", "located_in", "Denmark"), ("x", "r", "y")]
+>>> score_triples(pred, gold)
+{'strict': (1, 3, 2), 'relaxed': (2, 3, 2)}
+>>> prf(1, 3, 2)
+{'precision': 0.3333333333333333, 'recall': 0.5, 'f1': 0.4}
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from typing import Any, Iterable, Sequence
+
+from kgllm.errors import InputError
+from kgllm.loaders import iter_jsonl
+from kgllm.types import Document, GraphDelta, entity_id
+
+__all__ = ["normalize_entity", "normalize_relation", "score_triples", "prf", "delta_triples",
+           "evaluate_extraction"]
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SEP = re.compile(r"[\s_\-]+")
+
+Triple = Sequence[str]
+
+
+def normalize_entity(text: str) -> str:
+    """Comparable form of an entity string.
+
+    >>> normalize_entity("  Jacob_BUNDSGAARD ")
+    'jacob bundsgaard'
+    """
+    return entity_id(str(text))
+
+
+def normalize_relation(text: str) -> str:
+    """Comparable form of a relation name (camelCase, snake_case and spaces agree).
+
+    >>> normalize_relation("birthPlace") == normalize_relation("birth_place") == normalize_relation("Birth  place")
+    True
+    >>> normalize_relation("ICAOLocationIdentifier")
+    'icao location identifier'
+    """
+    return _SEP.sub(" ", _CAMEL.sub(" ", str(text))).strip().casefold()
+
+
+def _matches(pred: Counter, gold: Counter) -> int:
+    return sum(min(n, gold[k]) for k, n in pred.items())
+
+
+def score_triples(pred: Iterable[Triple], gold: Iterable[Triple]) -> dict[str, tuple[int, int, int]]:
+    """Count matches of predicted against gold triples for one item.
+
+    Parameters
+    ----------
+    pred, gold : iterable of (subject, relation, object)
+        Triples of strings; duplicates (after normalisation) count once.
+
+    Returns
+    -------
+    dict
+        ``{"strict": (tp, n_pred, n_gold), "relaxed": (tp, n_pred, n_gold)}``.
+        ``relaxed`` matches on (subject, object) one-to-one, so two predicted
+        relations between the same pair match at most one gold triple.
+    """
+    def norm(triples: Iterable[Triple]) -> list[tuple[str, str, str]]:
+        out = {}
+        for t in triples:
+            s, r, o = t
+            out[(normalize_entity(s), normalize_relation(r), normalize_entity(o))] = None
+        return list(out)
+
+    p, g = norm(pred), norm(gold)
+    strict = _matches(Counter(p), Counter(g))
+    relaxed = _matches(Counter((s, o) for s, _, o in p), Counter((s, o) for s, _, o in g))
+    return {"strict": (strict, len(p), len(g)), "relaxed": (relaxed, len(p), len(g))}
+
+
+def prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
+    """Precision, recall and F1 from counts (0.0 where undefined)."""
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+
+
+def delta_triples(delta: GraphDelta) -> dict[str, list[tuple[str, str, str]]]:
+    """Triples of a delta by document id, with entity ids mapped back to entity names."""
+    names = {e.id: e.name for e in delta.entities}
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for f in delta.facts:
+        triple = (names.get(f.subject, f.subject), f.relation, names.get(f.object, f.object))
+        for doc in dict.fromkeys(p.doc_id for p in f.provenance):
+            out.setdefault(doc, []).append(triple)
+    return out
+
+
+def _validate(path: Any, lineno: int, obj: dict[str, Any]) -> None:
+    where = f"{path}:{lineno}"
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(f"{where}: expected a non-empty string field 'text'")
+    triples = obj.get("triples")
+    if not isinstance(triples, list):
+        raise InputError(f"{where}: expected 'triples' as a list of [subject, relation, object]")
+    for k, t in enumerate(triples):
+        if not (isinstance(t, list) and len(t) == 3 and all(isinstance(x, str) for x in t)):
+            raise InputError(f"{where}: triple {k} must be a list of 3 strings [subject, relation, object], "
+                             f"got {t!r}")
+    relations = obj.get("relations")
+    if relations is not None and not (isinstance(relations, list) and all(isinstance(r, str) for r in relations)):
+        raise InputError(f"{where}: optional 'relations' must be a list of strings")
+
+
+def evaluate_extraction(path: str | os.PathLike[str], limit: int | None = None, extractor: Any = None,
+                        progress: bool = False) -> dict[str, Any]:
+    """Micro-averaged strict and relaxed P/R/F1 of an extractor on an extraction JSONL file.
+
+    Parameters
+    ----------
+    path : path-like
+        JSONL file, one ``{"text": ..., "triples": [[s, r, o], ...]}`` object per line.
+    limit : int, optional
+        Score only the first ``limit`` items.
+    extractor : Extractor, optional
+        Default :class:`~kgllm.extract.rules.RuleExtractor`. Its raw output is
+        scored (no entity resolution); predicted strings are the entity names.
+    progress : bool, optional
+        Show the extractor's progress bar.
+
+    Returns
+    -------
+    dict
+        ``{"n": int, "strict": {"precision", "recall", "f1"}, "relaxed": {...}}``.
+
+    Raises
+    ------
+    InputError
+        For a malformed line, naming ``file:line``.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.jsonl"
+    >>> _ = f.write_text(json.dumps({"text": "Oslo is the capital of Norway.",
+    ...                              "triples": [["Oslo", "capitalOf", "Norway"]]}) + "\\n")
+    >>> evaluate_extraction(f)["strict"]["f1"]
+    1.0
+    """
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise InputError(f"limit must be a non-negative integer, got {limit!r}")
+    items: list[tuple[str, list]] = []
+    docs: list[Document] = []
+    for lineno, obj in iter_jsonl(path):
+        if limit is not None and len(items) >= limit:
+            break
+        _validate(path, lineno, obj)
+        doc_id = f"{obj.get('id', 'item')}:{lineno}"
+        docs.append(Document(doc_id, obj["text"], source=f"{path}:{lineno}"))
+        items.append((doc_id, obj["triples"]))
+    if extractor is None:
+        from kgllm.extract.rules import RuleExtractor
+
+        extractor = RuleExtractor()
+    predicted = delta_triples(extractor.extract(docs, progress=progress)) if docs else {}
+    totals = {"strict": [0, 0, 0], "relaxed": [0, 0, 0]}
+    for doc_id, gold in items:
+        for mode, counts in score_triples(predicted.get(doc_id, []), gold).items():
+            for i, v in enumerate(counts):
+                totals[mode][i] += v
+    return {"n": len(items), "strict": prf(*totals["strict"]), "relaxed": prf(*totals["relaxed"])}
