@@ -19,7 +19,7 @@ setup:
 
 demo: setup
 	$(KGLLM_VENV)/bin/kgllm build graphs/demo --graph .kgllm/demo.graph.json
-	$(KGLLM_VENV)/bin/kgllm ask "In which country is the university where Ada Lindqvist studied?" --graph .kgllm/demo.graph.json
+	$(KGLLM_VENV)/bin/kgllm ask "In which country was Ada Lindqvist born?" --graph .kgllm/demo.graph.json
 
 test: setup
 	$(PY) -m pytest -q

@@ -58,8 +58,10 @@ class Embedder:
 
     def _load(self):
         if self._model is None:
+            import transformers
             from sentence_transformers import SentenceTransformer
 
+            transformers.utils.logging.disable_progress_bar()
             folder = self.model_dir or _minilm_dir()
             self._model = SentenceTransformer(str(folder), device=self.device, local_files_only=True)
         return self._model

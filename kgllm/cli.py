@@ -1,0 +1,248 @@
+"""The ``kgllm`` command line: build graphs, ask questions, query, evaluate.
+
+Every command is a thin shell over the library. Errors print one line naming
+what was wrong and exit with status 2 (bad input) or 1 (other failures);
+``--json`` prints exactly one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kgllm.errors import InputError, KgllmError
+
+app = typer.Typer(
+    name="kgllm",
+    help="Build knowledge graphs from text and answer questions with a local LM, citing the facts used.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+eval_app = typer.Typer(help="Measure extraction, KG question answering and text->graph->answer on dataset files.",
+                       no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+GraphOpt = typer.Option(..., "--graph", "-g", help="Graph file (JSON, or .json.gz); created if missing.")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else there.")
+LimitOpt = typer.Option(None, "--limit", "-n", min=1, help="Only the first N items.")
+
+
+def _run(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except InputError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except KgllmError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def build(
+    sources: List[Path] = typer.Argument(..., help="Text files, folders (read recursively) or JSONL files."),
+    graph: Path = GraphOpt,
+    text_field: str = typer.Option("text", help="Field holding the text in JSONL files."),
+    no_resolve: bool = typer.Option(False, "--no-resolve", help="Skip entity resolution."),
+) -> None:
+    """Extract facts from SOURCES and add them to the graph file (incremental: existing facts are kept)."""
+    from kgllm.graph import KnowledgeGraph
+
+    def go() -> None:
+        kg = KnowledgeGraph.open(graph, **({"resolver": None} if no_resolve else {}))
+        start = time.perf_counter()
+        report = kg.ingest_files(sources, text_field=text_field, progress=err.is_terminal)
+        kg.save(graph)
+        err.print(
+            f"built {graph}: {report.documents} documents, {report.extracted} facts extracted, "
+            f"{report.facts_added} new facts, {report.entities_added} new entities, "
+            f"{report.merges_applied} merges in {time.perf_counter() - start:.1f}s",
+            highlight=False,
+        )
+
+    _run(go)
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="A question in natural language."),
+    graph: Path = GraphOpt,
+    no_llm: bool = typer.Option(False, "--no-llm", help="Answer from the graph alone, without the language model."),
+    model: Optional[Path] = typer.Option(None, help="A local Hugging Face model folder or .gguf file."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Answer QUESTION from the graph and print the facts and source sentences it rests on."""
+    from kgllm.graph import KnowledgeGraph
+    from kgllm.reason.llm import LocalLM
+    from kgllm.reason.reasoner import Reasoner
+
+    def go() -> None:
+        kg = KnowledgeGraph.load(graph)
+        llm = None if no_llm else LocalLM(model)
+        answer = Reasoner(kg, llm=llm).ask(question)
+        if as_json:
+            _emit_json({
+                "question": answer.question,
+                "answer": answer.text,
+                "supported": answer.supported,
+                "entities": answer.entities[:5],
+                "facts": [{"id": f.id, "subject": f.subject, "relation": f.relation, "object": f.object}
+                          for f in answer.facts],
+                "sources": [p.to_dict() for p in answer.sources],
+            })
+            return
+        out.print(f"[bold]Q:[/bold] {answer.question}", highlight=False)
+        out.print(f"[bold]A:[/bold] {answer.text}", highlight=False)
+        if answer.facts:
+            out.print("[bold]Because:[/bold]")
+            out.print("\n".join(answer.cite().splitlines()[1:]), highlight=False)
+
+    _run(go)
+
+
+@app.command()
+def query(
+    cypher: str = typer.Argument(..., help='Read-only Cypher, e.g. \'MATCH (a)-[r]->(b) RETURN a.name, b.name\'.'),
+    graph: Path = GraphOpt,
+    param: List[str] = typer.Option([], "--param", "-p", help="Query parameter NAME=VALUE (repeatable)."),
+    limit: int = typer.Option(1000, min=1, help="At most this many rows."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run a read-only Cypher query on the graph and print the rows."""
+    from kgllm.graph import KnowledgeGraph
+
+    def go() -> None:
+        params: dict[str, Any] = {}
+        for item in param:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise InputError(f"--param expects NAME=VALUE, got {item!r}")
+            params[name] = value
+        rows = KnowledgeGraph.load(graph).query(cypher, params, limit=limit)
+        if as_json:
+            _emit_json({"rows": rows})
+            return
+        table = Table(*(rows[0].keys() if rows else ["(no rows)"]))
+        for row in rows:
+            table.add_row(*(str(v) for v in row.values()))
+        out.print(table)
+
+    _run(go)
+
+
+@app.command("import-kb")
+def import_kb(
+    tsv: Path = typer.Argument(..., help="Knowledge base, one subject<TAB>relation<TAB>object per line."),
+    graph: Path = GraphOpt,
+) -> None:
+    """Add the facts of a TSV knowledge base to the graph file."""
+    from kgllm.graph import KnowledgeGraph
+
+    def go() -> None:
+        kg = KnowledgeGraph.open(graph)
+        result = kg.import_kb(tsv)
+        kg.save(graph)
+        err.print(f"imported {tsv}: {result.facts_added} new facts, {result.entities_added} new entities",
+                  highlight=False)
+
+    _run(go)
+
+
+@app.command()
+def stats(graph: Path = GraphOpt, as_json: bool = JsonOpt) -> None:
+    """Print counts of entities, facts, relations, documents and merges."""
+    from kgllm.graph import KnowledgeGraph
+
+    def go() -> None:
+        numbers = KnowledgeGraph.load(graph).stats()
+        if as_json:
+            _emit_json(numbers)
+            return
+        table = Table("what", "count")
+        for k, v in numbers.items():
+            table.add_row(k, str(v))
+        out.print(table)
+
+    _run(go)
+
+
+def _report(title: str, result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _emit_json(result)
+        return
+    table = Table("metric", "value", title=title)
+
+    def rows(prefix: str, obj: dict[str, Any]) -> None:
+        for k, v in obj.items():
+            if isinstance(v, dict):
+                rows(f"{prefix}{k} ", v)
+            else:
+                table.add_row(f"{prefix}{k}", f"{v:.4f}" if isinstance(v, float) else str(v))
+
+    rows("", result)
+    out.print(table)
+
+
+@eval_app.command("extraction")
+def eval_extraction(
+    file: Path = typer.Argument(..., help="JSONL with text and gold triples (see ../shared/data/README.md)."),
+    limit: Optional[int] = LimitOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Strict and relaxed micro P/R/F1 of the rule extractor against gold triples."""
+    from kgllm.eval.extraction import evaluate_extraction
+
+    result = _run(lambda: evaluate_extraction(file, limit=limit, progress=err.is_terminal))
+    _report(f"extraction: {file.name}", result, as_json)
+
+
+@eval_app.command("kgqa")
+def eval_kgqa(
+    questions: Path = typer.Argument(..., help="JSONL questions with answers and gold paths."),
+    kb: Path = typer.Option(..., "--kb", help="Knowledge base TSV the questions are asked against."),
+    limit: Optional[int] = LimitOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Hits@1 and gold-path recall of graph retrieval over a TSV knowledge base."""
+    from kgllm.eval.kgqa import evaluate_kgqa
+
+    result = _run(lambda: evaluate_kgqa(kb, questions, limit=limit, progress=err.is_terminal))
+    _report(f"kgqa: {questions.name}", result, as_json)
+
+
+@eval_app.command("textgraph")
+def eval_textgraph(
+    file: Path = typer.Argument(..., help="JSONL stories with a question, answers and gold triples."),
+    limit: Optional[int] = LimitOpt,
+    no_llm: bool = typer.Option(False, "--no-llm", help="Answer from the graph alone."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Build a graph per story, answer its question, score accuracy and extraction."""
+    from kgllm.eval.textgraph import evaluate_textgraph
+
+    result = _run(lambda: evaluate_textgraph(file, limit=limit, use_llm=not no_llm, progress=err.is_terminal))
+    _report(f"textgraph: {file.name}", result, as_json)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

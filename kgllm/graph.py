@@ -1,0 +1,134 @@
+"""The :class:`KnowledgeGraph` facade: ingest text into a store, query it, save it.
+
+Examples
+--------
+>>> import kgllm
+>>> kg = kgllm.KnowledgeGraph()
+>>> report = kg.ingest(["Marie Curie was born in Warsaw. Warsaw is the capital of Poland."])
+>>> report.documents, report.facts_added >= 2
+(1, True)
+>>> sorted(f.relation for f in kg.store.neighbors("warsaw"))
+['born_in', 'capital_of']
+>>> kg.query('MATCH (a)-[r]->(b) WHERE a.name == "Warsaw" RETURN b.name')
+[{'b.name': 'Poland'}]
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from kgllm.errors import InputError, StoreError
+from kgllm.extract.base import Extractor
+from kgllm.extract.resolve import EntityResolver
+from kgllm.extract.rules import RuleExtractor
+from kgllm.loaders import load_sources, load_text, read_kb_tsv
+from kgllm.stores.base import GraphStore, UpsertResult
+from kgllm.stores.memory import MemoryStore
+from kgllm.types import Document
+
+__all__ = ["KnowledgeGraph", "IngestReport"]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """What one :meth:`KnowledgeGraph.ingest` call did."""
+
+    documents: int
+    extracted: int  # facts produced by the extractor
+    entities_added: int
+    facts_added: int
+    provenance_added: int
+    merges_applied: int
+
+
+class KnowledgeGraph:
+    """A graph store plus the extraction pipeline that fills it.
+
+    Parameters
+    ----------
+    store:
+        Any :class:`~kgllm.stores.base.GraphStore`; default an in-memory
+        :class:`~kgllm.stores.memory.MemoryStore`.
+    extractor:
+        Turns documents into a :class:`~kgllm.types.GraphDelta`; default the spaCy
+        :class:`~kgllm.extract.rules.RuleExtractor`.
+    resolver:
+        Entity resolution before writing; ``None`` disables it.
+    """
+
+    def __init__(self, store: GraphStore | None = None, extractor: Extractor | None = None,
+                 resolver: EntityResolver | None | str = "default") -> None:
+        self.store: GraphStore = store if store is not None else MemoryStore()
+        self.extractor: Extractor = extractor or RuleExtractor()
+        self.resolver = EntityResolver() if resolver == "default" else resolver
+
+    # ------------------------------------------------------------------ build
+    def ingest(self, texts: Iterable[str | Document] | str | Document, progress: bool = False) -> IngestReport:
+        """Extract facts from texts or documents and write them, with provenance.
+
+        All inputs are validated before anything is written: an empty text
+        raises :class:`~kgllm.errors.InputError` and leaves the store unchanged.
+        """
+        if isinstance(texts, (str, Document)):
+            texts = [texts]
+        docs: list[Document] = []
+        for i, item in enumerate(texts):
+            if isinstance(item, Document):
+                if not item.text.strip():
+                    raise InputError(f"document {item.id!r} has empty text: nothing to ingest")
+                docs.append(item)
+            elif isinstance(item, str):
+                if not item.strip():
+                    raise InputError(f"text #{i} is empty: nothing to ingest")
+                docs.append(load_text(item))
+            else:
+                raise InputError(f"ingest expects str or Document items, got {type(item).__name__} at #{i}")
+        if not docs:
+            raise InputError("nothing to ingest: no texts given")
+        delta = self.extractor.extract(docs, progress=progress)
+        if self.resolver is not None:
+            delta = self.resolver.resolve(delta, self.store)
+        result = self.store.upsert(delta)
+        return IngestReport(len(docs), len(delta.facts), result.entities_added, result.facts_added,
+                            result.provenance_added, result.merges_applied)
+
+    def ingest_files(self, sources: Sequence[str | os.PathLike[str]], text_field: str = "text",
+                     progress: bool = False) -> IngestReport:
+        """Load text files, folders and JSONL files (see :func:`kgllm.loaders.load_sources`) and ingest them."""
+        return self.ingest(load_sources(sources, text_field=text_field), progress=progress)
+
+    def import_kb(self, path: str | os.PathLike[str]) -> UpsertResult:
+        """Add a ``subject<TAB>relation<TAB>object`` knowledge base (no extraction)."""
+        return self.store.upsert(read_kb_tsv(path))
+
+    def retract(self, doc_id: str) -> int:
+        """Remove everything a document contributed; returns the number of facts removed."""
+        return self.store.retract_document(doc_id)
+
+    # ------------------------------------------------------------------ read
+    def query(self, cypher: str, params: dict[str, Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Run a read-only Cypher query on the store."""
+        return self.store.query(cypher, params, limit=limit)
+
+    def stats(self) -> dict[str, int]:
+        return self.store.stats()
+
+    # ----------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the graph to a file (atomic; in-memory store only)."""
+        if not isinstance(self.store, MemoryStore):
+            raise StoreError(f"{type(self.store).__name__} persists itself; save() is for the in-memory store")
+        self.store.save(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], **kwargs: Any) -> "KnowledgeGraph":
+        """Open a graph file written by :meth:`save`."""
+        return cls(MemoryStore.load(path), **kwargs)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], **kwargs: Any) -> "KnowledgeGraph":
+        """Open ``path`` if it exists, else start an empty in-memory graph that will be saved there."""
+        return cls.load(path, **kwargs) if Path(path).exists() else cls(**kwargs)

@@ -1,0 +1,25 @@
+"""Prompts the reasoner sends to the language model.
+
+>>> msgs = answer_prompt("Where was Ada born?", "[1] ada --born_in--> oslo")
+>>> msgs[0]["role"], "[1] ada --born_in--> oslo" in msgs[1]["content"]
+('system', True)
+"""
+
+from __future__ import annotations
+
+from kgllm.reason.llm import Message
+
+__all__ = ["SYSTEM", "answer_prompt"]
+
+SYSTEM = (
+    "You answer questions using only the numbered facts given. Each fact reads "
+    "'subject --relation--> object'. Reply with one short sentence that names the answer."
+)
+
+
+def answer_prompt(question: str, context: str) -> list[Message]:
+    """Chat messages asking for an answer grounded in ``context`` (numbered fact lines)."""
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": f"Facts:\n{context}\n\nQuestion: {question}"},
+    ]

@@ -1,0 +1,221 @@
+"""Question -> retrieved subgraph -> grounded, cited :class:`~kgllm.types.Answer`.
+
+The graph proposes, the language model chooses and words: retrieval ranks
+candidate answer entities by the relation paths that reach them; the LM reads
+the numbered facts and answers; its answer is accepted only when it names one
+of the top candidates, otherwise the best-supported candidate is returned. Every
+answer carries the facts of the path that supports it and their source
+sentences; when no entity of the question is in the graph, or no path leads
+anywhere, the answer says the graph does not support one.
+
+Examples
+--------
+>>> from kgllm.stores.memory import MemoryStore
+>>> from kgllm.types import Fact, GraphDelta, Provenance
+>>> store = MemoryStore()
+>>> p = Provenance("bio", 0, 0, 31, "rules", "Marie Curie was born in Warsaw.")
+>>> _ = store.upsert(GraphDelta(facts=[Fact("marie curie", "born_in", "warsaw", provenance=(p,))]))
+>>> ans = Reasoner(store, llm=None).ask("Where was Marie Curie born?")
+>>> ans.text, ans.supported, ans.sources[0].sentence
+('warsaw', True, 'Marie Curie was born in Warsaw.')
+>>> Reasoner(store, llm=None).ask("Who founded Atlantis?").supported
+False
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from kgllm.errors import ConfigError, InputError
+from kgllm.reason.llm import Generator, LocalLM
+from kgllm.reason.prompts import answer_prompt
+from kgllm.retrieve.context import build_context
+from kgllm.retrieve.subgraph import Retriever, rank_answers
+from kgllm.stores.base import GraphStore
+from kgllm.types import Answer, Entity, Fact, Path, Provenance, Subgraph, entity_id
+
+__all__ = ["Reasoner", "ReasonerConfig", "NOT_SUPPORTED"]
+
+NOT_SUPPORTED = "The graph does not support an answer"
+_FACT_NUMBER = re.compile(r"\[\d+\]\s*")
+
+
+@dataclass(slots=True)
+class ReasonerConfig:
+    """Knobs of the reasoner.
+
+    ``llm_choices``: how many top graph candidates the LM may choose among.
+    ``context_tokens``: token budget of the facts block in the prompt.
+    """
+
+    llm_choices: int = 2
+    context_tokens: int = 600
+    max_new_tokens: int = 40
+
+    def __post_init__(self) -> None:
+        for name in ("llm_choices", "context_tokens", "max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"ReasonerConfig.{name} must be >= 1, got {getattr(self, name)}")
+
+
+class Reasoner:
+    """Answer questions from a graph, citing the facts and sources used.
+
+    Parameters
+    ----------
+    graph:
+        A :class:`~kgllm.KnowledgeGraph` or any :class:`~kgllm.stores.base.GraphStore`.
+    llm:
+        ``"auto"`` (the bundled local model, loaded on first use), a :class:`Generator`,
+        or ``None`` to answer from the graph alone (fast; used by the KGQA evaluation).
+    """
+
+    def __init__(self, graph, llm: Generator | str | None = "auto", retriever: Retriever | None = None,
+                 config: ReasonerConfig | None = None) -> None:
+        store = getattr(graph, "store", graph)
+        if not isinstance(store, GraphStore):
+            raise ConfigError(f"Reasoner needs a KnowledgeGraph or GraphStore, got {type(graph).__name__}")
+        if llm == "auto":
+            llm = LocalLM()
+        elif isinstance(llm, str):
+            raise ConfigError(f"llm must be 'auto', None or a Generator, got {llm!r}")
+        self.store = store
+        self.llm = llm
+        self.retriever = retriever or Retriever(store)
+        self.config = config or ReasonerConfig()
+
+    def ask(self, question: str) -> Answer:
+        """Answer one question (see :meth:`ask_many`)."""
+        return self.ask_many([question])[0]
+
+    def ask_many(self, questions: Sequence[str], progress: bool = False) -> list[Answer]:
+        """Answer questions; the LM runs over all of them in batches."""
+        for q in questions:
+            if not isinstance(q, str) or not q.strip():
+                raise InputError("empty question: nothing to answer")
+        retrieved = [self.retriever.retrieve(q) for q in _progress(questions, progress, "retrieving")]
+        answers: list[Answer | None] = []
+        pending: list[tuple[int, Subgraph, list[tuple[str, float]], str]] = []
+        for i, (q, sub) in enumerate(zip(questions, retrieved)):
+            ranked = rank_answers(sub)
+            if not sub.seeds:
+                answers.append(_unsupported(q, sub, "no entity of the question is in the graph"))
+            elif not ranked or not sub.facts:
+                answers.append(_unsupported(q, sub, "no relevant facts were found around "
+                                            + ", ".join(_name(sub, s) for s in sub.seeds)))
+            else:
+                answers.append(None)
+                context, _ = build_context(sub, max_tokens=self.config.context_tokens)
+                pending.append((i, sub, ranked, context))
+        texts: list[str] = [""] * len(pending)
+        if self.llm is not None and pending:
+            convs = [answer_prompt(questions[i], context) for i, _, _, context in pending]
+            texts = self.llm.chat(convs, max_new_tokens=self.config.max_new_tokens)
+        for (i, sub, ranked, _), text in zip(pending, texts):
+            answers[i] = self._decide(questions[i], sub, ranked, text)
+        return [a for a in answers if a is not None]
+
+    def relation(self, source: str, target: str, question: str | None = None, max_hops: int = 6) -> Answer:
+        """How ``target`` relates to ``source``: a relation name, read off the graph or worded by the LM.
+
+        A direct fact ``source --R--> target`` answers ``R`` ("target is the R of
+        source"). Longer paths are written out as sentences and the LM names
+        the composed relation in one word; without an LM the chain is returned
+        (``"R1 / R2"``).
+        """
+        src, dst = entity_id(source), entity_id(target)
+        sub = Subgraph(seeds=[src, dst])
+        for eid in (src, dst):
+            entity = self.store.get_entity(eid)
+            if entity is None:
+                return _unsupported(question or f"{target} -> {source}", sub, f"{eid!r} is not in the graph")
+            sub.entities[eid] = entity
+        question = question or f"How is {sub.entities[dst].name} related to {sub.entities[src].name}?"
+        paths = self.store.paths(src, dst, max_hops=max_hops, limit=10)
+        if not paths:
+            return _unsupported(question, sub, f"no path links {sub.entities[src].name} and {sub.entities[dst].name}")
+        path = min(paths, key=lambda p: (len(p.facts), not all(p.forward)))
+        sub.paths, sub.facts = [path], list(path.facts)
+        for eid in path.entities:
+            sub.entities.setdefault(eid, self.store.get_entity(eid) or Entity(eid, eid))
+        if len(path.facts) == 1 and path.forward[0]:
+            text = path.facts[0].relation
+        elif self.llm is None:
+            text = " / ".join(f.relation if fwd else f"inverse {f.relation}" for f, fwd in zip(path.facts, path.forward))
+        else:
+            story = " ".join(_verbalise(sub, f) for f in path.facts)
+            prompt = [{"role": "system", "content": "Answer with a single word naming the family relation."},
+                      {"role": "user", "content": f"{story}\nQuestion: {question}"}]
+            said = self.llm.chat([prompt], max_new_tokens=8)[0]
+            words = [w.strip(".,!?:;\"'").lower() for w in said.split()]
+            stop = {"he", "she", "is", "the", "a", "an", "her", "his", "of", "answer", sub.entities[dst].name.lower()}
+            text = next((w for w in words if w and w not in stop), said.strip())
+        return Answer(question, text, list(path.facts), _sources(path.facts), True, [], path.score, sub)
+
+    def _decide(self, question: str, sub: Subgraph, ranked: list[tuple[str, float]], text: str) -> Answer:
+        choice, score = ranked[0]
+        text = " ".join(_FACT_NUMBER.sub("", text).split())
+        if text:
+            said = entity_id(text)
+            for eid, s in ranked[: self.config.llm_choices]:
+                if any(_mentions(said, entity_id(n)) for n in _names(sub, eid)):
+                    choice, score = eid, s
+                    break
+        name = _name(sub, choice)
+        if not text or not any(_mentions(entity_id(text), entity_id(n)) for n in _names(sub, choice)):
+            text = name
+        path = _best_path(sub.paths, choice)
+        facts = list(path.facts) if path else [f for f in sub.facts if choice in (f.subject, f.object)][:1]
+        return Answer(question, text, facts, _sources(facts), True, [e for e, _ in ranked], score, sub)
+
+
+def _verbalise(sub: Subgraph, fact: Fact) -> str:
+    """One English sentence for a fact: ``(x, capital_of, y)`` reads "x is the capital of y",
+    ``(x, daughter, y)`` (the extractor's possessive form) reads "y is the daughter of x"."""
+    rel = fact.relation.replace("_", " ")
+    if rel.endswith(" of"):
+        return f"{_name(sub, fact.subject)} is the {rel} {_name(sub, fact.object)}."
+    return f"{_name(sub, fact.object)} is the {rel} of {_name(sub, fact.subject)}."
+
+
+def _mentions(text: str, name: str) -> bool:
+    if not name:
+        return False
+    padded = f" {' '.join(text.replace('.', ' ').split())} "
+    return f" {name} " in padded
+
+
+def _names(sub: Subgraph, eid: str) -> list[str]:
+    entity: Entity | None = sub.entities.get(eid)
+    return [eid] if entity is None else [entity.name, *entity.aliases, eid]
+
+
+def _name(sub: Subgraph, eid: str) -> str:
+    entity = sub.entities.get(eid)
+    return entity.name if entity else eid
+
+
+def _best_path(paths: Iterable[Path], end: str) -> Path | None:
+    return next((p for p in paths if p.end == end), None)
+
+
+def _sources(facts: Iterable[Fact]) -> list[Provenance]:
+    seen: dict[tuple, Provenance] = {}
+    for f in facts:
+        for p in f.provenance:
+            seen.setdefault(p.key(), p)
+    return list(seen.values())
+
+
+def _unsupported(question: str, sub: Subgraph, why: str) -> Answer:
+    return Answer(question, f"{NOT_SUPPORTED}: {why}.", [], [], False, [], 0.0, sub)
+
+
+def _progress(items: Sequence[str], enabled: bool, label: str):
+    if not enabled:
+        return items
+    from rich.progress import track
+
+    return track(items, description=label, transient=True)
