@@ -33,7 +33,13 @@ app.add_typer(eval_app, name="eval")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-GraphOpt = typer.Option(..., "--graph", "-g", help="Graph file (JSON, or .json.gz); created if missing.")
+GraphOpt = typer.Option(None, "--graph", "-g",
+                        help="Graph file (JSON, or .json.gz) of the in-memory store; created by build/import-kb.")
+StoreOpt = typer.Option("memory", "--store", help="Where the graph lives: 'memory' (a --graph file) or 'neo4j'.")
+UriOpt = typer.Option("bolt://127.0.0.1:7687", "--uri", envvar="NEO4J_URI", help="Neo4j Bolt URI (--store neo4j).")
+UserOpt = typer.Option("neo4j", "--user", envvar="NEO4J_USER", help="Neo4j user (--store neo4j).")
+PasswordOpt = typer.Option(None, "--password", envvar="NEO4J_PASSWORD",
+                           help="Neo4j password (--store neo4j); omit for a server without auth.")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else there.")
 LimitOpt = typer.Option(None, "--limit", "-n", min=1, help="Only the first N items.")
 
@@ -49,6 +55,32 @@ def _run(fn: Callable[[], Any]) -> Any:
         raise typer.Exit(1) from None
 
 
+def _open_store(graph: Optional[Path], store: str, uri: str, user: str, password: Optional[str],
+                create: bool = False):
+    """The selected GraphStore: a graph file (loaded, or new when ``create``) or a Neo4j connection."""
+    from kgllm.stores.memory import MemoryStore
+
+    if store == "memory":
+        if graph is None:
+            raise InputError("--graph FILE is required with the in-memory store (or use --store neo4j)")
+        return MemoryStore.load(graph) if (graph.exists() or not create) else MemoryStore()
+    if store == "neo4j":
+        from kgllm.stores.neo4j import Neo4jStore
+
+        return Neo4jStore.connect(uri, auth=(user, password) if password else None)
+    raise InputError(f"--store must be 'memory' or 'neo4j', got {store!r}")
+
+
+def _persist(kg_store, graph: Optional[Path]) -> None:
+    """Save an in-memory store to its file; a Neo4j store has already committed its writes."""
+    from kgllm.stores.memory import MemoryStore
+
+    if isinstance(kg_store, MemoryStore):
+        kg_store.save(graph)
+    else:
+        kg_store.close()
+
+
 def _emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
@@ -56,20 +88,22 @@ def _emit_json(obj: Any) -> None:
 @app.command()
 def build(
     sources: List[Path] = typer.Argument(..., help="Text files, folders (read recursively) or JSONL files."),
-    graph: Path = GraphOpt,
+    graph: Optional[Path] = GraphOpt,
     text_field: str = typer.Option("text", help="Field holding the text in JSONL files."),
     no_resolve: bool = typer.Option(False, "--no-resolve", help="Skip entity resolution."),
+    store: str = StoreOpt, uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
 ) -> None:
-    """Extract facts from SOURCES and add them to the graph file (incremental: existing facts are kept)."""
+    """Extract facts from SOURCES and add them to the graph (incremental: existing facts are kept)."""
     from kgllm.graph import KnowledgeGraph
 
     def go() -> None:
-        kg = KnowledgeGraph.open(graph, **({"resolver": None} if no_resolve else {}))
+        target = _open_store(graph, store, uri, user, password, create=True)
+        kg = KnowledgeGraph(target, **({"resolver": None} if no_resolve else {}))
         start = time.perf_counter()
         report = kg.ingest_files(sources, text_field=text_field, progress=err.is_terminal)
-        kg.save(graph)
+        _persist(target, graph)
         err.print(
-            f"built {graph}: {report.documents} documents, {report.extracted} facts extracted, "
+            f"built {graph or uri}: {report.documents} documents, {report.extracted} facts extracted, "
             f"{report.facts_added} new facts, {report.entities_added} new entities, "
             f"{report.merges_applied} merges in {time.perf_counter() - start:.1f}s",
             highlight=False,
@@ -81,10 +115,11 @@ def build(
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="A question in natural language."),
-    graph: Path = GraphOpt,
+    graph: Optional[Path] = GraphOpt,
     no_llm: bool = typer.Option(False, "--no-llm", help="Answer from the graph alone, without the language model."),
     model: Optional[Path] = typer.Option(None, help="A local Hugging Face model folder or .gguf file."),
     as_json: bool = JsonOpt,
+    store: str = StoreOpt, uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
 ) -> None:
     """Answer QUESTION from the graph and print the facts and source sentences it rests on."""
     from kgllm.graph import KnowledgeGraph
@@ -92,7 +127,7 @@ def ask(
     from kgllm.reason.reasoner import Reasoner
 
     def go() -> None:
-        kg = KnowledgeGraph.load(graph)
+        kg = KnowledgeGraph(_open_store(graph, store, uri, user, password))
         llm = None if no_llm else LocalLM(model)
         answer = Reasoner(kg, llm=llm).ask(question)
         if as_json:
@@ -118,10 +153,11 @@ def ask(
 @app.command()
 def query(
     cypher: str = typer.Argument(..., help='Read-only Cypher, e.g. \'MATCH (a)-[r]->(b) RETURN a.name, b.name\'.'),
-    graph: Path = GraphOpt,
+    graph: Optional[Path] = GraphOpt,
     param: List[str] = typer.Option([], "--param", "-p", help="Query parameter NAME=VALUE (repeatable)."),
     limit: int = typer.Option(1000, min=1, help="At most this many rows."),
     as_json: bool = JsonOpt,
+    store: str = StoreOpt, uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
 ) -> None:
     """Run a read-only Cypher query on the graph and print the rows."""
     from kgllm.graph import KnowledgeGraph
@@ -133,7 +169,7 @@ def query(
             if not sep or not name:
                 raise InputError(f"--param expects NAME=VALUE, got {item!r}")
             params[name] = value
-        rows = KnowledgeGraph.load(graph).query(cypher, params, limit=limit)
+        rows = KnowledgeGraph(_open_store(graph, store, uri, user, password)).query(cypher, params, limit=limit)
         if as_json:
             _emit_json({"rows": rows})
             return
@@ -148,15 +184,16 @@ def query(
 @app.command("import-kb")
 def import_kb(
     tsv: Path = typer.Argument(..., help="Knowledge base, one subject<TAB>relation<TAB>object per line."),
-    graph: Path = GraphOpt,
+    graph: Optional[Path] = GraphOpt,
+    store: str = StoreOpt, uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
 ) -> None:
-    """Add the facts of a TSV knowledge base to the graph file."""
+    """Add the facts of a TSV knowledge base to the graph."""
     from kgllm.graph import KnowledgeGraph
 
     def go() -> None:
-        kg = KnowledgeGraph.open(graph)
-        result = kg.import_kb(tsv)
-        kg.save(graph)
+        target = _open_store(graph, store, uri, user, password, create=True)
+        result = KnowledgeGraph(target).import_kb(tsv)
+        _persist(target, graph)
         err.print(f"imported {tsv}: {result.facts_added} new facts, {result.entities_added} new entities",
                   highlight=False)
 
@@ -164,12 +201,12 @@ def import_kb(
 
 
 @app.command()
-def stats(graph: Path = GraphOpt, as_json: bool = JsonOpt) -> None:
+def stats(graph: Optional[Path] = GraphOpt, as_json: bool = JsonOpt, store: str = StoreOpt, uri: str = UriOpt,
+          user: str = UserOpt, password: Optional[str] = PasswordOpt) -> None:
     """Print counts of entities, facts, relations, documents and merges."""
-    from kgllm.graph import KnowledgeGraph
 
     def go() -> None:
-        numbers = KnowledgeGraph.load(graph).stats()
+        numbers = _open_store(graph, store, uri, user, password).stats()
         if as_json:
             _emit_json(numbers)
             return
@@ -177,6 +214,81 @@ def stats(graph: Path = GraphOpt, as_json: bool = JsonOpt) -> None:
         for k, v in numbers.items():
             table.add_row(k, str(v))
         out.print(table)
+
+    _run(go)
+
+
+neo4j_app = typer.Typer(help="Run a local Neo4j server (embedded Neo4j 5.26 built with Maven; needs Java 17).",
+                        no_args_is_help=True)
+app.add_typer(neo4j_app, name="neo4j")
+DataOpt = typer.Option(Path(".kgllm/neo4j"), "--data", help="Data folder of the server (pid file and log live there).")
+
+
+@neo4j_app.command("start")
+def neo4j_start(data: Path = DataOpt, port: int = typer.Option(7687, help="Bolt port on 127.0.0.1."),
+                password: Optional[str] = typer.Option(None, envvar="NEO4J_PASSWORD",
+                                                       help="Require this password (8+ characters); default no auth.")
+                ) -> None:
+    """Build (first time) and start a Neo4j server in the background; prints its Bolt URI."""
+    from kgllm.testing import start_background
+
+    pid, uri = _run(lambda: start_background(data, port=port, password=password))
+    out.print(f"neo4j running (pid {pid}) at {uri}; data in {data}; stop with `kgllm neo4j stop --data {data}`")
+
+
+@neo4j_app.command("stop")
+def neo4j_stop(data: Path = DataOpt) -> None:
+    """Stop the background Neo4j server of DATA."""
+    from kgllm.testing import stop_background
+
+    stopped = _run(lambda: stop_background(data))
+    out.print("neo4j stopped" if stopped else f"no neo4j server was running for {data}")
+
+
+@neo4j_app.command("status")
+def neo4j_status(data: Path = DataOpt) -> None:
+    """Say whether the background Neo4j server of DATA is running."""
+    from kgllm.testing import background_status
+
+    state = _run(lambda: background_status(data))
+    out.print(f"running (pid {state[0]}) at {state[1]}" if state else "not running")
+
+
+@app.command("export")
+def export(
+    to: Path = typer.Option(..., "--to", help="Graph file to write (JSON, or .json.gz)."),
+    uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
+) -> None:
+    """Copy the whole Neo4j graph (facts, provenance, aliases, merges) into a graph file."""
+    from kgllm.stores.memory import MemoryStore
+    from kgllm.stores.migrate import copy_store
+
+    def go() -> None:
+        source = _open_store(None, "neo4j", uri, user, password)
+        target = MemoryStore()
+        counts = copy_store(source, target, progress=err.is_terminal)
+        target.save(to)
+        source.close()
+        err.print(f"exported {uri} to {to}: {counts}", highlight=False)
+
+    _run(go)
+
+
+@app.command("import")
+def import_graph(
+    graph: Path = typer.Argument(..., help="Graph file written by `kgllm build` or `kgllm export`."),
+    uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
+) -> None:
+    """Copy a graph file into an empty Neo4j database, losing nothing."""
+    from kgllm.stores.memory import MemoryStore
+    from kgllm.stores.migrate import copy_store
+
+    def go() -> None:
+        source = MemoryStore.load(graph)
+        target = _open_store(None, "neo4j", uri, user, password)
+        counts = copy_store(source, target, progress=err.is_terminal)
+        target.close()
+        err.print(f"imported {graph} into {uri}: {counts}", highlight=False)
 
     _run(go)
 
