@@ -1,0 +1,281 @@
+"""Entity linking: find the graph entities a question talks about.
+
+The linker matches n-grams of the question against entity names and aliases
+(exact match on the normalised form first, longest mention preferred), then
+falls back to fuzzy string matching (rapidfuzz) and finally to embedding
+similarity. Its name index is built on the first call, so constructing a
+linker costs nothing.
+
+Examples
+--------
+>>> from kgllm.stores.memory import MemoryStore
+>>> from kgllm.types import Entity, Fact, GraphDelta
+>>> store = MemoryStore()
+>>> _ = store.upsert(GraphDelta(
+...     entities=[Entity("ada lovelace", "Ada_Lovelace", aliases=("Countess of Lovelace",))],
+...     facts=[Fact("ada lovelace", "parents", "lord byron")]))
+>>> linker = EntityLinker(store)
+>>> [(e.entity_id, e.method) for e in linker.link("who is ada_lovelace 's father ?")]
+[('ada lovelace', 'exact')]
+>>> linker.link("where was the countess of lovelace born?")[0].method
+'alias'
+>>> linker.link("what is the weather like")
+[]
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from kgllm.errors import ConfigError
+from kgllm.types import entity_id
+
+__all__ = ["LinkedEntity", "EntityLinker", "tokenize", "STOPWORDS"]
+
+_POSSESSIVE = re.compile(r"(?<=[^\W_])['\u2019]s\b")
+_TOKEN = re.compile(r"'s\b|[^\W_]+(?:['\-.][^\W_]+)*")
+
+#: Function words that never make a mention on their own (and never explain a relation).
+STOPWORDS = frozenset(
+    """a an the of 's in on at to for from by with about as into onto upon and or but nor not no
+    is are was were be been being am do does did done doing have has had having will would shall should
+    can could may might must what which who whom whose where when why how that this these those there
+    here it its he him his she her hers they them their theirs we us our you your i me my mine
+    name named called please tell give show list find some any as also just than then so very
+    much many more most""".split()
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Split a text into lower-cased word tokens, possessive ``'s`` as its own token.
+
+    Underscores count as spaces, so ``ada_lovelace`` gives two tokens; names and
+    questions tokenised this way can be compared n-gram by n-gram.
+
+    Parameters
+    ----------
+    text : str
+        Any text (a question, an entity name).
+
+    Returns
+    -------
+    list of str
+        The tokens, in order.
+
+    Examples
+    --------
+    >>> tokenize("What is Ada_Lovelace's father's job?")
+    ['what', 'is', 'ada', 'lovelace', "'s", 'father', "'s", 'job']
+    >>> tokenize("albert_of_saxe-coburg_and_gotha 's son")
+    ['albert', 'of', 'saxe-coburg', 'and', 'gotha', "'s", 'son']
+    """
+    norm = unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
+    norm = _POSSESSIVE.sub(" 's", norm.replace("_", " "))
+    return _TOKEN.findall(norm)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedEntity:
+    """An entity found in a question.
+
+    ``score`` is in ``(0, 1]``; ``method`` is ``exact``, ``alias``, ``fuzzy`` or
+    ``embedding``; ``span`` is the ``(start, end)`` token range of the mention in
+    :func:`tokenize` of the question (``(-1, -1)`` when unknown).
+    """
+
+    entity_id: str
+    mention: str
+    score: float
+    method: str
+    span: tuple[int, int] = (-1, -1)
+
+
+class EntityLinker:
+    """Link question mentions to entities of a graph store.
+
+    Parameters
+    ----------
+    store : GraphStore
+        The graph whose entities are linked (only ``entities()`` is read).
+    embedder : Embedder, optional
+        Sentence embedder for the last-resort embedding match; loaded lazily
+        with :func:`kgllm.models.get_embedder` when first needed.
+    fuzzy_threshold : float, default 88
+        Minimum rapidfuzz ``ratio`` (0-100) for a fuzzy match.
+    embedding_threshold : float, default 0.8
+        Minimum cosine similarity for an embedding match.
+    max_ngram : int, default 12
+        Longest mention considered, in tokens.
+    """
+
+    def __init__(self, store: Any, embedder: Any = None, fuzzy_threshold: float = 88.0,
+                 embedding_threshold: float = 0.8, max_ngram: int = 12) -> None:
+        if not 0 <= fuzzy_threshold <= 100:
+            raise ConfigError(f"fuzzy_threshold must be in [0, 100], got {fuzzy_threshold}")
+        if not -1 <= embedding_threshold <= 1:
+            raise ConfigError(f"embedding_threshold must be in [-1, 1], got {embedding_threshold}")
+        if max_ngram < 1:
+            raise ConfigError(f"max_ngram must be >= 1, got {max_ngram}")
+        self.store = store
+        self._embedder = embedder
+        self.fuzzy_threshold = float(fuzzy_threshold)
+        self.embedding_threshold = float(embedding_threshold)
+        self.max_ngram = int(max_ngram)
+        self._index: dict[tuple[str, ...], dict[str, str]] | None = None  # tokens -> {eid: method}
+        self._longest = 1
+        self._keys: list[str] = []  # joined token keys, for fuzzy/embedding matching
+        self._key_ids: list[tuple[str, ...]] = []
+        self._key_vecs = None
+
+    # ---------------------------------------------------------------- index
+    def _build(self) -> dict[tuple[str, ...], dict[str, str]]:
+        index: dict[tuple[str, ...], dict[str, str]] = {}
+        for ent in self.store.entities():
+            names = [(ent.id, "exact"), (ent.name, "exact")] + [(a, "alias") for a in ent.aliases]
+            for name, method in names:
+                toks = tuple(tokenize(name))
+                if not toks or len(toks) > self.max_ngram or all(t in STOPWORDS for t in toks):
+                    continue
+                slot = index.setdefault(toks, {})
+                if slot.get(ent.id) != "exact":
+                    slot[ent.id] = method
+        self._index = index
+        self._longest = max((len(k) for k in index), default=1)
+        self._key_ids = list(index)
+        self._keys = [" ".join(k) for k in self._key_ids]
+        self._key_vecs = None
+        return index
+
+    def refresh(self) -> None:
+        """Forget the name index (call after the store changed); rebuilt on the next :meth:`link`."""
+        self._index = None
+        self._key_vecs = None
+
+    # ---------------------------------------------------------------- linking
+    def link(self, question: str, limit: int = 3) -> list[LinkedEntity]:
+        """Return up to ``limit`` entities mentioned in ``question``, best first.
+
+        Exact (name) and alias matches come first, longest mention first; fuzzy
+        and embedding matches are tried only when nothing matched exactly.
+
+        Parameters
+        ----------
+        question : str
+            The question text.
+        limit : int, default 3
+            Maximum number of linked entities returned.
+
+        Returns
+        -------
+        list of LinkedEntity
+            Empty when nothing in the question names an entity.
+        """
+        if limit <= 0:
+            return []
+        index = self._index if self._index is not None else self._build()
+        tokens = tokenize(question)
+        if not tokens or not index:
+            return []
+        found = self._exact(tokens, index)
+        if not found:
+            found = self._fuzzy(tokens)
+        if not found:
+            found = self._embedding(tokens)
+        found.sort(key=lambda x: (-x.score, x.span[0], x.entity_id))
+        out: list[LinkedEntity] = []
+        seen: set[str] = set()
+        for le in found:
+            if le.entity_id not in seen:
+                seen.add(le.entity_id)
+                out.append(le)
+        return out[:limit]
+
+    @staticmethod
+    def _length_score(tokens: Sequence[str]) -> float:
+        """Longer, more specific mentions score higher (in (0.5, 1])."""
+        chars = sum(len(t) for t in tokens if t not in STOPWORDS)
+        return 0.5 + 0.5 * min(1.0, chars / 12.0)
+
+    def _exact(self, tokens: list[str], index: dict[tuple[str, ...], dict[str, str]]) -> list[LinkedEntity]:
+        taken = [False] * len(tokens)
+        found: list[LinkedEntity] = []
+        n_max = min(self._longest, len(tokens))
+        for n in range(n_max, 0, -1):
+            for i in range(0, len(tokens) - n + 1):
+                if any(taken[i:i + n]):
+                    continue
+                key = tuple(tokens[i:i + n])
+                hit = index.get(key)
+                if not hit:
+                    continue
+                for j in range(i, i + n):
+                    taken[j] = True
+                base = self._length_score(key)
+                for eid, method in sorted(hit.items()):
+                    score = base * (1.0 if method == "exact" else 0.95)
+                    found.append(LinkedEntity(eid, " ".join(key), round(score, 4), method, (i, i + n)))
+        return found
+
+    def _candidate_ngrams(self, tokens: list[str], n_max: int = 6) -> list[tuple[int, int, str]]:
+        grams = []
+        for n in range(min(n_max, len(tokens)), 0, -1):
+            for i in range(len(tokens) - n + 1):
+                part = tokens[i:i + n]
+                if part[0] in STOPWORDS or part[-1] in STOPWORDS or "'s" in part:
+                    continue
+                text = " ".join(part)
+                if len(text) >= 4:
+                    grams.append((i, i + n, text))
+        return grams
+
+    def _fuzzy(self, tokens: list[str]) -> list[LinkedEntity]:
+        if not self._keys:
+            return []
+        from rapidfuzz import fuzz, process
+
+        found: list[LinkedEntity] = []
+        for i, j, text in self._candidate_ngrams(tokens):
+            hits = process.extract(text, self._keys, scorer=fuzz.ratio, score_cutoff=self.fuzzy_threshold, limit=3)
+            for key, score, idx in hits:
+                for eid in sorted(self._index[self._key_ids[idx]]):
+                    s = 0.9 * (score / 100.0) * self._length_score(tokens[i:j])
+                    found.append(LinkedEntity(eid, text, round(s, 4), "fuzzy", (i, j)))
+        return self._non_overlapping(found)
+
+    def _embedding(self, tokens: list[str]) -> list[LinkedEntity]:
+        if not self._keys:
+            return []
+        grams = self._candidate_ngrams(tokens, n_max=4)
+        if not grams:
+            return []
+        if self._embedder is None:
+            from kgllm.models import get_embedder
+
+            self._embedder = get_embedder()
+        if self._key_vecs is None:
+            self._key_vecs = self._embedder.encode(self._keys)
+        sims = self._embedder.encode([g[2] for g in grams]) @ self._key_vecs.T
+        found: list[LinkedEntity] = []
+        for row, (i, j, text) in enumerate(grams):
+            col = int(sims[row].argmax())
+            score = float(sims[row, col])
+            if score >= self.embedding_threshold:
+                for eid in sorted(self._index[self._key_ids[col]]):
+                    found.append(LinkedEntity(eid, text, round(0.8 * score, 4), "embedding", (i, j)))
+        return self._non_overlapping(found)
+
+    @staticmethod
+    def _non_overlapping(found: list[LinkedEntity]) -> list[LinkedEntity]:
+        found.sort(key=lambda x: (-x.score, -(x.span[1] - x.span[0]), x.span[0]))
+        taken: set[int] = set()
+        kept: list[LinkedEntity] = []
+        for le in found:
+            rng = set(range(*le.span))
+            if rng & taken and not any(k.span == le.span for k in kept):
+                continue
+            taken |= rng
+            kept.append(le)
+        return kept
