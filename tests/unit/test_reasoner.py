@@ -38,7 +38,7 @@ def _store() -> MemoryStore:
 
 
 def test_graph_only_answer_cites_path_and_sources():
-    ans = Reasoner(_store(), llm=None).ask("Where was Ada Lindqvist born?")
+    ans = Reasoner(_store(), llm=None).ask("What is the birthplace of Ada Lindqvist?")
     assert ans.supported
     assert ans.text == "tromsø"
     assert [f.relation for f in ans.facts] == ["born_in"]
