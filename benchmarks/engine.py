@@ -1,0 +1,158 @@
+"""Batched engine vs transformers ``generate`` on the bundled model; prints a table of ratios.
+
+Workloads (fixed seed):
+  mixed    N requests, prompts 50-400 tokens, outputs 16-128 tokens (EOS ignored so both sides
+           generate exactly the requested tokens), all submitted at t=0. Baseline: ``generate``
+           over static, left-padded batches of ``--batch`` requests in arrival order (each batch
+           runs to its longest request). The engine runs at most ``--batch`` sequences at once.
+  prefix   a ~300-token facts block + 16 different questions, one output token each (prefill
+           only): engine with vs without the prefix cache (the block is computed once, then reused).
+Time to first token (TTFT) is measured per request from t=0 under the mixed load.
+
+Usage: python benchmarks/engine.py [--threads 2] [--requests 64] [--batch 16] [--device auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+
+from kgllm.engine.engine import Engine  # noqa: E402
+from kgllm.engine.models import load_hf_model, pick_device  # noqa: E402
+from kgllm.engine.params import SamplingParams  # noqa: E402
+
+FACTS = " ".join(f"Fact {i}: entity E{i} is related to entity E{i * 7 % 50} by relation R{i % 9}." for i in range(15))
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def workload(n: int, seed: int) -> list[tuple[list[int], int]]:
+    rng = random.Random(seed)
+    return [([rng.randrange(300, 20000) for _ in range(rng.randint(50, 400))], rng.randint(16, 128))
+            for _ in range(n)]
+
+
+def run_engine(model, tok, reqs, batch: int, device: str, kv_mb: float) -> tuple[float, list[float]]:
+    engine = Engine.from_model(model, tok, kv_budget_mb=kv_mb, max_batch_tokens=512, max_num_seqs=batch)
+    engine.generate([reqs[0][0][:60]], SamplingParams(max_tokens=4))             # warm-up
+    sync(device)
+    t0 = time.perf_counter()
+    outs = engine.generate([p for p, _ in reqs], [SamplingParams(max_tokens=m, ignore_eos=True) for _, m in reqs])
+    sync(device)
+    wall = time.perf_counter() - t0
+    assert all(len(o.token_ids) == m for o, (_, m) in zip(outs, reqs))
+    ttft = [o.metrics["arrival_time"] + o.metrics["ttft"] - t0 for o in outs]
+    return wall, ttft, engine.stats()
+
+
+class _FirstCall:
+    """A logits processor that records when generate produced its first token (end of prefill)."""
+
+    def __init__(self) -> None:
+        self.t = None
+
+    def __call__(self, input_ids, scores):
+        if self.t is None:
+            self.t = time.perf_counter()
+        return scores
+
+
+def run_hf(model, tok, reqs, batch: int, device: str) -> tuple[float, list[float]]:
+    from transformers import LogitsProcessorList
+
+    pad = tok.pad_token_id
+    model.generate(torch.tensor([reqs[0][0][:60]], device=device), max_new_tokens=4, do_sample=False,
+                   pad_token_id=pad)                                               # warm-up
+    sync(device)
+    t0, ttft = time.perf_counter(), []
+    for i in range(0, len(reqs), batch):
+        chunk = reqs[i:i + batch]
+        width = max(len(p) for p, _ in chunk)
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p, _ in chunk], device=device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p, _ in chunk], device=device)
+        most = max(m for _, m in chunk)
+        first = _FirstCall()
+        with torch.inference_mode():
+            model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=most, min_new_tokens=most,
+                           do_sample=False, pad_token_id=pad, logits_processor=LogitsProcessorList([first]))
+        sync(device)
+        ttft += [first.t - t0] * len(chunk)
+    return time.perf_counter() - t0, ttft
+
+
+def run_prefix(model, tok, caching: bool, device: str, kv_mb: float) -> float:
+    questions = [f"Question {i}: how is entity E{i} related to entity E{i * 3}? Answer briefly." for i in range(16)]
+    prompts = [FACTS + "\n" + q for q in questions]
+    engine = Engine.from_model(model, tok, kv_budget_mb=kv_mb, max_batch_tokens=512, max_num_seqs=16,
+                               enable_prefix_caching=caching)
+    engine.generate(["warm up the kernels"], SamplingParams(max_tokens=1))
+    sync(device)
+    t0 = time.perf_counter()
+    engine.generate(prompts[:1], SamplingParams(max_tokens=1))     # the block is seen once ...
+    engine.generate(prompts[1:], SamplingParams(max_tokens=1))     # ... then shared by the others
+    sync(device)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--requests", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=16, help="static batch size / engine max_num_seqs")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--dtype", default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    dtype = args.dtype or ("float32" if device == "cpu" else "bfloat16")
+    t = time.perf_counter()
+    model, tok = load_hf_model(None, device, dtype)
+    print(f"# model loaded in {time.perf_counter() - t:.1f}s; device={device} dtype={dtype} "
+          f"threads={torch.get_num_threads()} load_avg={os.getloadavg()[0]:.2f}", flush=True)
+    kv_mb = 1024 if dtype == "float32" else 512
+    reqs = workload(args.requests, args.seed)
+    useful = sum(m for _, m in reqs)
+    print(f"# mixed: {len(reqs)} requests, {sum(len(p) for p, _ in reqs)} prompt tokens, {useful} output tokens",
+          flush=True)
+    e_wall, e_ttft, stats = run_engine(model, tok, reqs, args.batch, device, kv_mb)
+    print(f"# engine {e_wall:.1f}s {stats}", flush=True)
+    h_wall, h_ttft = run_hf(model, tok, reqs, args.batch, device)
+    print(f"# hf generate {h_wall:.1f}s", flush=True)
+    p_off = run_prefix(model, tok, False, device, kv_mb)
+    p_on = run_prefix(model, tok, True, device, kv_mb)
+    print(f"# prefix-cache workload: {len(tok(FACTS)['input_ids'])}-token facts block, 16 questions", flush=True)
+    rows = [
+        ("mixed: output tokens/s", useful / h_wall, useful / e_wall, (useful / e_wall) / (useful / h_wall), ">= 2.0x"),
+        ("mixed: TTFT p50 (s)", pct(h_ttft, .5), pct(e_ttft, .5), pct(h_ttft, .5) / pct(e_ttft, .5), ""),
+        ("mixed: TTFT p95 (s)", pct(h_ttft, .95), pct(e_ttft, .95), pct(h_ttft, .95) / pct(e_ttft, .95), ""),
+        ("prefix: prefill time (s)", p_off, p_on, p_off / p_on, ">= 3.0x"),
+    ]
+    print(f"\n| metric | baseline | engine | ratio | goal |\n|---|---|---|---|---|")
+    for name, base, eng, ratio, goal in rows:
+        print(f"| {name} | {base:.2f} | {eng:.2f} | {ratio:.2f}x | {goal} |")
+    print("\nbaseline: transformers generate, static batches (mixed); engine without prefix cache (prefix). "
+          f"ratio = how many times better the engine is. TTFT mean engine {statistics.mean(e_ttft):.2f}s.")
+
+
+if __name__ == "__main__":
+    main()
