@@ -16,7 +16,7 @@ from kgllm.stores.memory import MemoryStore
 from kgllm.stores.migrate import copy_store
 from kgllm.types import Entity, Fact, GraphDelta, Merge, Provenance
 
-from test_store_conformance import CURIE, EXTRA, TWO_CURIES, snapshot
+from tests.conformance.test_store_conformance import CURIE, EXTRA, TWO_CURIES, snapshot
 
 
 def bulk_delta(n_facts: int, seed: int = 7) -> GraphDelta:
