@@ -70,6 +70,34 @@ def _validate_delta(delta: GraphDelta) -> None:
             raise InputError(f"invalid merge (empty or self merge): {m!r}")
 
 
+def dry_run_merges(delta: GraphDelta, merged: dict[str, str], nodes: set[str]) -> None:
+    """Raise :class:`InputError` if a merge of ``delta`` targets an entity that will not exist.
+
+    ``merged`` maps already-merged aliases to their canonical ids and ``nodes`` holds
+    the entity ids the store has (every store must hold at least those the merges
+    touch); both are updated as the delta's entities, facts and merges would be applied.
+    """
+
+    def resolve(eid: str) -> str:
+        seen = set()
+        while eid in merged and eid not in seen:
+            seen.add(eid)
+            eid = merged[eid]
+        return eid
+
+    nodes.update(resolve(e.id) for e in delta.entities)
+    for f in delta.facts:
+        nodes.update((resolve(f.subject), resolve(f.object)))
+    for m in delta.merges:
+        alias, canonical = resolve(m.alias), resolve(m.canonical)
+        if m.alias in merged or alias == canonical or alias not in nodes:
+            continue
+        if canonical not in nodes:
+            raise InputError(f"merge target {canonical!r} is not in the graph: {m!r}")
+        nodes.discard(alias)
+        merged[alias] = m.canonical
+
+
 class MemoryStore:
     """The reference :class:`~kgllm.stores.base.GraphStore`, held in process memory.
 
@@ -123,29 +151,8 @@ class MemoryStore:
 
     def _check_merges(self, delta: GraphDelta) -> None:
         """Raise if a merge of ``delta`` targets an entity that will not exist (dry run of the merges)."""
-        if not delta.merges:
-            return
-        merged = {alias: m.canonical for alias, m in self._merges.items()}
-
-        def resolve(eid: str) -> str:
-            seen = set()
-            while eid in merged and eid not in seen:
-                seen.add(eid)
-                eid = merged[eid]
-            return eid
-
-        nodes = set(self._g.nodes)
-        nodes.update(resolve(e.id) for e in delta.entities)
-        for f in delta.facts:
-            nodes.update((resolve(f.subject), resolve(f.object)))
-        for m in delta.merges:
-            alias, canonical = resolve(m.alias), resolve(m.canonical)
-            if m.alias in merged or alias == canonical or alias not in nodes:
-                continue
-            if canonical not in nodes:
-                raise InputError(f"merge target {canonical!r} is not in the graph: {m!r}")
-            nodes.discard(alias)
-            merged[alias] = m.canonical
+        if delta.merges:
+            dry_run_merges(delta, {alias: m.canonical for alias, m in self._merges.items()}, set(self._g.nodes))
 
     def _resolve(self, eid: str) -> str:
         seen = set()

@@ -57,6 +57,7 @@ from kgllm.stores.memory import (
     _fact_to_dict,
     _legacy_changes,
     _validate_delta,
+    dry_run_merges,
 )
 from kgllm.types import Entity, Fact, GraphDelta, Merge, Path, Provenance, Subgraph, entity_id, fact_id
 
@@ -535,15 +536,6 @@ class Neo4jStore:
 
     def _check_merges(self, delta: GraphDelta, existing: dict[str, str]) -> None:
         """Raise if a merge of ``delta`` targets an entity that will not exist (dry run, as the memory store)."""
-        merged = dict(existing)
-
-        def resolve(eid: str) -> str:
-            seen = set()
-            while eid in merged and eid not in seen:
-                seen.add(eid)
-                eid = merged[eid]
-            return eid
-
         ids: set[str] = set()
         for m in delta.merges:
             for eid in (m.alias, m.canonical):
@@ -557,17 +549,7 @@ class Neo4jStore:
         nodes = set(self._run("check merges", lambda tx: [
             r["id"] for r in tx.run(f"UNWIND $ids AS id MATCH (n:{ENTITY} {{id: id}}) RETURN n.id AS id",
                                     ids=sorted(ids))], write=False))
-        nodes.update(resolve(e.id) for e in delta.entities)
-        for f in delta.facts:
-            nodes.update((resolve(f.subject), resolve(f.object)))
-        for m in delta.merges:
-            alias, canonical = resolve(m.alias), resolve(m.canonical)
-            if m.alias in merged or alias == canonical or alias not in nodes:
-                continue
-            if canonical not in nodes:
-                raise InputError(f"merge target {canonical!r} is not in the graph: {m!r}")
-            nodes.discard(alias)
-            merged[alias] = m.canonical
+        dry_run_merges(delta, dict(existing), nodes)
 
     def _entities_tx(self, tx: Any, batch: list[Entity], resolve: Callable[[str], str]) -> int:
         ids = sorted({resolve(e.id) for e in batch})
