@@ -329,11 +329,18 @@ def eval_kgqa(
     kb: Path = typer.Option(..., "--kb", help="Knowledge base TSV the questions are asked against."),
     limit: Optional[int] = LimitOpt,
     as_json: bool = JsonOpt,
+    store: str = typer.Option("memory", "--store",
+                              help="Load the KB into 'memory' (fresh, default) or 'neo4j' (the --uri database)."),
+    uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
 ) -> None:
     """Hits@1 and gold-path recall of graph retrieval over a TSV knowledge base."""
     from kgllm.eval.kgqa import evaluate_kgqa
 
-    result = _run(lambda: evaluate_kgqa(kb, questions, limit=limit, progress=err.is_terminal))
+    def go() -> dict[str, Any]:
+        target = None if store == "memory" else _open_store(None, store, uri, user, password)
+        return evaluate_kgqa(kb, questions, limit=limit, progress=err.is_terminal, store=target)
+
+    result = _run(go)
     _report(f"kgqa: {questions.name}", result, as_json)
 
 

@@ -79,7 +79,8 @@ def _gold_facts(path: list[str]) -> list[tuple[str, str, str]]:
 
 
 def evaluate_kgqa(kb_path: str | os.PathLike[str], questions_path: str | os.PathLike[str], limit: int | None = None,
-                  retriever_config: RetrieverConfig | None = None, progress: bool = False) -> dict[str, Any]:
+                  retriever_config: RetrieverConfig | None = None, progress: bool = False,
+                  store: Any = None) -> dict[str, Any]:
     """Hits@1 and gold-path recall of the retriever on a KGQA dev file.
 
     Parameters
@@ -94,6 +95,10 @@ def evaluate_kgqa(kb_path: str | os.PathLike[str], questions_path: str | os.Path
         Settings of the :class:`~kgllm.retrieve.subgraph.Retriever`.
     progress : bool, default False
         Show a progress bar on stderr.
+    store : GraphStore, optional
+        Where to load the KB and retrieve from (e.g. a :class:`~kgllm.stores.neo4j.Neo4jStore`);
+        default a fresh in-memory store. Loading is idempotent, so a store that already
+        holds the KB is fine; other facts in it take part in retrieval.
 
     Returns
     -------
@@ -102,7 +107,7 @@ def evaluate_kgqa(kb_path: str | os.PathLike[str], questions_path: str | os.Path
         is over the questions that carry a gold path (0.0 when none does).
     """
     questions = read_kgqa_questions(questions_path, limit)
-    store = MemoryStore()
+    store = MemoryStore() if store is None else store
     store.upsert(read_kb_tsv(kb_path))
     retriever = Retriever(store, config=retriever_config)
     hits = 0

@@ -47,3 +47,17 @@ def test_cli_on_neo4j_matches_graph_file(neo4j_store, neo4j_server, tmp_path):
     neo4j_store.clear()
     kgllm("import", str(exported), *neo[2:])
     assert json.loads(kgllm("stats", "--json", *neo).stdout) == mem_stats
+
+
+def test_kgqa_eval_gives_equal_figures_on_both_stores(neo4j_store, neo4j_server, shared_data):
+    """PQ-2H dev through `kgllm eval kgqa --store neo4j` equals the in-memory run (first 60 questions)."""
+    neo4j_store.clear()
+    args = ["eval", "kgqa", str(shared_data / "kgqa/PQ-2H-dev.jsonl"), "--kb", str(shared_data / "kgqa/PQ-2H-kb.tsv"),
+            "--limit", "60", "--json"]
+    neo = ["--store", "neo4j", "--uri", neo4j_server.uri]
+    if neo4j_server.auth:
+        neo += ["--user", neo4j_server.auth[0], "--password", neo4j_server.auth[1]]
+    on_memory = json.loads(kgllm(*args).stdout)
+    on_neo4j = json.loads(kgllm(*args, *neo).stdout)
+    assert on_memory["n"] == 60 and on_memory["hits@1"] >= 0.8
+    assert on_neo4j == on_memory
