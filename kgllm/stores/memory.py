@@ -70,6 +70,19 @@ def _validate_delta(delta: GraphDelta) -> None:
             raise InputError(f"invalid merge (empty or self merge): {m!r}")
 
 
+def follow_merges(merged: dict[str, str], eid: str) -> str:
+    """The id ``eid`` ends at after following ``alias -> canonical`` links (cycle-safe).
+
+    >>> follow_merges({"curie": "marie curie", "m. curie": "curie"}, "m. curie")
+    'marie curie'
+    """
+    seen = set()
+    while eid in merged and eid not in seen:
+        seen.add(eid)
+        eid = merged[eid]
+    return eid
+
+
 def dry_run_merges(delta: GraphDelta, merged: dict[str, str], nodes: set[str]) -> None:
     """Raise :class:`InputError` if a merge of ``delta`` targets an entity that will not exist.
 
@@ -79,11 +92,7 @@ def dry_run_merges(delta: GraphDelta, merged: dict[str, str], nodes: set[str]) -
     """
 
     def resolve(eid: str) -> str:
-        seen = set()
-        while eid in merged and eid not in seen:
-            seen.add(eid)
-            eid = merged[eid]
-        return eid
+        return follow_merges(merged, eid)
 
     nodes.update(resolve(e.id) for e in delta.entities)
     for f in delta.facts:

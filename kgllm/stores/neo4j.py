@@ -58,6 +58,7 @@ from kgllm.stores.memory import (
     _legacy_changes,
     _validate_delta,
     dry_run_merges,
+    follow_merges,
 )
 from kgllm.types import Entity, Fact, GraphDelta, Merge, Path, Provenance, Subgraph, entity_id, fact_id
 
@@ -209,12 +210,7 @@ class _Work:
         return self.merges
 
     def resolve(self, eid: str) -> str:
-        merged = self.merge_map()
-        seen = set()
-        while eid in merged and eid not in seen:
-            seen.add(eid)
-            eid = merged[eid]
-        return eid
+        return follow_merges(self.merge_map(), eid)
 
     def node(self, eid: str) -> dict[str, Any] | None:
         if eid not in self.nodes:
@@ -511,11 +507,7 @@ class Neo4jStore:
             self._check_merges(delta, merged)
 
         def resolve(eid: str) -> str:
-            seen = set()
-            while eid in merged and eid not in seen:
-                seen.add(eid)
-                eid = merged[eid]
-            return eid
+            return follow_merges(merged, eid)
 
         added_e = added_f = added_p = applied = 0
         n_ent, n_fact = len(delta.entities), len(delta.facts)
