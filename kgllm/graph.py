@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from kgllm.errors import InputError, StoreError
@@ -127,8 +126,3 @@ class KnowledgeGraph:
     def load(cls, path: str | os.PathLike[str], **kwargs: Any) -> "KnowledgeGraph":
         """Open a graph file written by :meth:`save`."""
         return cls(MemoryStore.load(path), **kwargs)
-
-    @classmethod
-    def open(cls, path: str | os.PathLike[str], **kwargs: Any) -> "KnowledgeGraph":
-        """Open ``path`` if it exists, else start an empty in-memory graph that will be saved there."""
-        return cls.load(path, **kwargs) if Path(path).exists() else cls(**kwargs)

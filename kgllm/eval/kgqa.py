@@ -20,6 +20,7 @@ from typing import Any
 
 from kgllm.errors import InputError
 from kgllm.loaders import iter_jsonl, read_kb_tsv
+from kgllm.progress import progress as track_progress
 from kgllm.retrieve.subgraph import Retriever, RetrieverConfig, rank_answers
 from kgllm.stores.memory import MemoryStore
 from kgllm.types import entity_id
@@ -113,32 +114,17 @@ def evaluate_kgqa(kb_path: str | os.PathLike[str], questions_path: str | os.Path
     hits = 0
     recalled = 0
     with_path = 0
-    iterator: Any = questions
-    bar = None
-    if progress:
-        from rich.console import Console
-        from rich.progress import Progress
-
-        bar = Progress(console=Console(stderr=True), transient=True)
-        bar.start()
-        task = bar.add_task("questions", total=len(questions))
-    try:
-        for item in iterator:
-            sub = retriever.retrieve(item["question"])
-            ranked = rank_answers(sub)
-            gold = {entity_id(a) for a in item["answers"]}
-            if ranked and ranked[0][0] in gold:
-                hits += 1
-            if item.get("path") is not None:
-                with_path += 1
-                have = {(f.subject, f.relation, f.object) for f in sub.facts}
-                if all((s, r, o) in have or (o, r, s) in have for s, r, o in _gold_facts(item["path"])):
-                    recalled += 1
-            if bar is not None:
-                bar.advance(task)
-    finally:
-        if bar is not None:
-            bar.stop()
+    for item in track_progress(questions, "questions", enabled=progress):
+        sub = retriever.retrieve(item["question"])
+        ranked = rank_answers(sub)
+        gold = {entity_id(a) for a in item["answers"]}
+        if ranked and ranked[0][0] in gold:
+            hits += 1
+        if item.get("path") is not None:
+            with_path += 1
+            have = {(f.subject, f.relation, f.object) for f in sub.facts}
+            if all((s, r, o) in have or (o, r, s) in have for s, r, o in _gold_facts(item["path"])):
+                recalled += 1
     n = len(questions)
     return {
         "n": n,

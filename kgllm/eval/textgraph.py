@@ -17,6 +17,7 @@ from kgllm.errors import InputError
 from kgllm.eval.extraction import score_triples
 from kgllm.graph import KnowledgeGraph
 from kgllm.loaders import iter_jsonl
+from kgllm.progress import progress as track_progress
 from kgllm.reason.llm import LocalLM
 from kgllm.reason.reasoner import Reasoner
 from kgllm.retrieve.link import EntityLinker
@@ -52,12 +53,7 @@ def evaluate_textgraph(path: os.PathLike[str] | str, limit: int | None = None, u
     llm = LocalLM() if use_llm else None
     correct = 0
     counts: dict[str, list[int]] = {"strict": [0, 0, 0], "relaxed": [0, 0, 0]}
-    iterator = items
-    if progress:
-        from rich.progress import track
-
-        iterator = track(items, description="stories", transient=True, console=None)
-    for lineno, obj in iterator:
+    for lineno, obj in track_progress(items, "stories", enabled=progress):
         kg = KnowledgeGraph()
         kg.ingest([Document(f"{obj.get('id', 'story')}:{lineno}", obj["text"])])
         names = {e.id: e.name for e in kg.store.entities()}

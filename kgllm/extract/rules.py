@@ -75,6 +75,7 @@ from typing import Iterable, Iterator, Sequence
 
 from kgllm.errors import InputError
 from kgllm.extract.chunk import chunk_document
+from kgllm.progress import progress as track_progress
 from kgllm.types import Chunk, Document, Entity, Fact, GraphDelta, Provenance, entity_id
 
 __all__ = ["RuleExtractor", "relation_name"]
@@ -644,7 +645,7 @@ class RuleExtractor:
             chunks.extend(chunk_document(doc))
         parsed = self.nlp.pipe((c.text for c in chunks), batch_size=self.batch_size)
         if progress:
-            parsed = _track(parsed, len(chunks))
+            parsed = track_progress(parsed, "extracting", total=len(chunks))
         return self._collect(chunks, parsed)
 
     def _collect(self, chunks: list[Chunk], parsed: Iterator) -> GraphDelta:
@@ -680,14 +681,3 @@ def _add_entity(entities: dict[str, Entity], m: _Mention) -> None:
     aliases = old.aliases if m.text == old.name or m.text in old.aliases else (*old.aliases, m.text)
     if aliases is not old.aliases or (m.label and not old.type):
         entities[eid] = Entity(eid, old.name, old.type or m.label, aliases)
-
-
-def _track(items: Iterable, total: int) -> Iterator:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("extracting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True) as bar:
-        task = bar.add_task("extract", total=total)
-        for item in items:
-            yield item
-            bar.advance(task)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from kgllm.errors import ConfigError, InputError
+from kgllm.progress import progress as track_progress
 from kgllm.reason.llm import Generator, LocalLM
 from kgllm.reason.prompts import answer_prompt
 from kgllm.retrieve.context import build_context
@@ -95,7 +96,7 @@ class Reasoner:
         for q in questions:
             if not isinstance(q, str) or not q.strip():
                 raise InputError("empty question: nothing to answer")
-        retrieved = [self.retriever.retrieve(q) for q in _progress(questions, progress, "retrieving")]
+        retrieved = [self.retriever.retrieve(q) for q in track_progress(questions, "retrieving", enabled=progress)]
         answers: list[Answer | None] = []
         pending: list[tuple[int, Subgraph, list[tuple[str, float]], str]] = []
         for i, (q, sub) in enumerate(zip(questions, retrieved)):
@@ -211,11 +212,3 @@ def _sources(facts: Iterable[Fact]) -> list[Provenance]:
 
 def _unsupported(question: str, sub: Subgraph, why: str) -> Answer:
     return Answer(question, f"{NOT_SUPPORTED}: {why}.", [], [], False, [], 0.0, sub)
-
-
-def _progress(items: Sequence[str], enabled: bool, label: str):
-    if not enabled:
-        return items
-    from rich.progress import track
-
-    return track(items, description=label, transient=True)
