@@ -8,6 +8,7 @@ what was wrong and exit with status 2 (bad input) or 1 (other failures);
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,13 @@ PasswordOpt = typer.Option(None, "--password", envvar="NEO4J_PASSWORD",
                            help="Neo4j password (--store neo4j); omit for a server without auth.")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else there.")
 LimitOpt = typer.Option(None, "--limit", "-n", min=1, help="Only the first N items.")
+ModelOpt = typer.Option(None, "--model", help="A local Hugging Face model folder or .gguf file (default: bundled SmolLM2).")
+LlmUrlOpt = typer.Option(None, "--llm-url", envvar="KGLLM_LLM_URL",
+                         help="Use an OpenAI-compatible server (`kgllm serve-llm`, vLLM, llama.cpp) at this URL "
+                              "instead of the local engine, e.g. http://127.0.0.1:8000/v1.")
+LlmNameOpt = typer.Option("kgllm-engine", "--llm-name", envvar="KGLLM_LLM_NAME",
+                          help="Model name sent to the --llm-url server (vLLM needs the served model's name).")
+LlmKeyOpt = typer.Option(None, "--llm-api-key", envvar="KGLLM_LLM_API_KEY", help="Bearer token for --llm-url.")
 
 
 def _run(fn: Callable[[], Any]) -> Any:
@@ -81,6 +89,19 @@ def _persist(kg_store, graph: Optional[Path]) -> None:
         kg_store.close()
 
 
+def _llm(no_llm: bool, model: Optional[Path], llm_url: Optional[str], llm_name: str, llm_key: Optional[str]):
+    """The Generator the options ask for: none, a remote OpenAI-compatible server, or the local engine."""
+    from kgllm.reason.llm import LocalLM, resolve_llm
+
+    if no_llm:
+        return None
+    if llm_url:
+        if model is not None:
+            raise InputError("--model and --llm-url exclude each other (the server chooses its model)")
+        return resolve_llm(llm_url, model=llm_name, api_key=llm_key)
+    return LocalLM(model)
+
+
 def _emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
@@ -117,19 +138,35 @@ def ask(
     question: str = typer.Argument(..., help="A question in natural language."),
     graph: Optional[Path] = GraphOpt,
     no_llm: bool = typer.Option(False, "--no-llm", help="Answer from the graph alone, without the language model."),
-    model: Optional[Path] = typer.Option(None, help="A local Hugging Face model folder or .gguf file."),
+    model: Optional[Path] = ModelOpt,
+    llm_url: Optional[str] = LlmUrlOpt, llm_name: str = LlmNameOpt, llm_key: Optional[str] = LlmKeyOpt,
+    no_stream: bool = typer.Option(False, "--no-stream", help="Print the answer when it is complete, not token by token."),
     as_json: bool = JsonOpt,
     store: str = StoreOpt, uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
 ) -> None:
-    """Answer QUESTION from the graph and print the facts and source sentences it rests on."""
+    """Answer QUESTION from the graph and print the facts and source sentences it rests on.
+
+    The model's answer streams token by token; when its words name no answer the graph supports,
+    the graph's best-supported answer is printed after it.
+    """
     from kgllm.graph import KnowledgeGraph
-    from kgllm.reason.llm import LocalLM
     from kgllm.reason.reasoner import Reasoner
 
     def go() -> None:
         kg = KnowledgeGraph(_open_store(graph, store, uri, user, password))
-        llm = None if no_llm else LocalLM(model)
-        answer = Reasoner(kg, llm=llm).ask(question)
+        reasoner = Reasoner(kg, llm=_llm(no_llm, model, llm_url, llm_name, llm_key))
+        streamed: list[str] = []
+
+        def show(piece: str) -> None:
+            if not streamed:
+                out.print(f"[bold]Q:[/bold] {question}", highlight=False)
+                out.print("[bold]A:[/bold] ", end="")
+                piece = piece.lstrip()
+            streamed.append(piece)
+            out.print(piece, end="", highlight=False, markup=False)
+            out.file.flush()
+
+        answer = reasoner.ask(question, on_token=None if (as_json or no_stream) else show)
         if as_json:
             _emit_json({
                 "question": answer.question,
@@ -141,8 +178,14 @@ def ask(
                 "sources": [p.to_dict() for p in answer.sources],
             })
             return
-        out.print(f"[bold]Q:[/bold] {answer.question}", highlight=False)
-        out.print(f"[bold]A:[/bold] {answer.text}", highlight=False)
+        if streamed:
+            out.print()
+            if " ".join("".join(streamed).split()) != answer.text:
+                out.print(f"[bold]Graph answer:[/bold] {answer.text} (the model's words name no answer the graph "
+                          "supports)", highlight=False)
+        else:
+            out.print(f"[bold]Q:[/bold] {answer.question}", highlight=False)
+            out.print(f"[bold]A:[/bold] {answer.text}", highlight=False)
         if answer.facts:
             out.print("[bold]Because:[/bold]")
             out.print("\n".join(answer.cite().splitlines()[1:]), highlight=False)
@@ -332,13 +375,22 @@ def eval_kgqa(
     store: str = typer.Option("memory", "--store",
                               help="Load the KB into 'memory' (fresh, default) or 'neo4j' (the --uri database)."),
     uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
+    with_llm: bool = typer.Option(False, "--llm", help="Also answer with the LM, batched through the engine "
+                                  "(implied by --llm-url or --model), and report answer_hits@1."),
+    model: Optional[Path] = ModelOpt,
+    llm_url: Optional[str] = LlmUrlOpt, llm_name: str = LlmNameOpt, llm_key: Optional[str] = LlmKeyOpt,
 ) -> None:
-    """Hits@1 and gold-path recall of graph retrieval over a TSV knowledge base."""
+    """Hits@1 and gold-path recall of graph retrieval over a TSV knowledge base.
+
+    With --llm the reasoner also answers every question (all prompts in one engine batch) and
+    answer_hits@1 scores the entity its answers settle on.
+    """
     from kgllm.eval.kgqa import evaluate_kgqa
 
     def go() -> dict[str, Any]:
         target = None if store == "memory" else _open_store(None, store, uri, user, password)
-        return evaluate_kgqa(kb, questions, limit=limit, progress=err.is_terminal, store=target)
+        llm = _llm(not (with_llm or llm_url or model), model, llm_url, llm_name, llm_key)
+        return evaluate_kgqa(kb, questions, limit=limit, progress=err.is_terminal, store=target, llm=llm)
 
     result = _run(go)
     _report(f"kgqa: {questions.name}", result, as_json)
@@ -349,13 +401,74 @@ def eval_textgraph(
     file: Path = typer.Argument(..., help="JSONL stories with a question, answers and gold triples."),
     limit: Optional[int] = LimitOpt,
     no_llm: bool = typer.Option(False, "--no-llm", help="Answer from the graph alone."),
+    model: Optional[Path] = ModelOpt,
+    llm_url: Optional[str] = LlmUrlOpt, llm_name: str = LlmNameOpt, llm_key: Optional[str] = LlmKeyOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Build a graph per story, answer its question, score accuracy and extraction."""
+    """Build a graph per story, answer its question, score accuracy and extraction.
+
+    The LM prompts of all stories run through the engine (or --llm-url server) in one batch.
+    """
     from kgllm.eval.textgraph import evaluate_textgraph
 
-    result = _run(lambda: evaluate_textgraph(file, limit=limit, use_llm=not no_llm, progress=err.is_terminal))
+    def go() -> dict[str, Any]:
+        llm = _llm(no_llm, model, llm_url, llm_name, llm_key)
+        return evaluate_textgraph(file, limit=limit, use_llm=llm is not None, progress=err.is_terminal,
+                                  **({"llm": llm} if llm is not None else {}))
+
+    result = _run(go)
     _report(f"textgraph: {file.name}", result, as_json)
+
+
+@app.command("serve-llm")
+def serve_llm(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every interface)."),
+    port: int = typer.Option(8000, min=0, max=65535, help="TCP port (0 picks a free one and prints it)."),
+    model: Optional[Path] = ModelOpt,
+    name: str = typer.Option("kgllm-engine", help="Model name the API reports in /v1/models and responses."),
+    device: str = typer.Option("auto", help="auto (cuda, mps, then cpu), cpu, cuda, cuda:1, mps."),
+    dtype: Optional[str] = typer.Option(None, help="float32 (CPU default), bfloat16 (GPU default) or float16."),
+    kv_budget_mb: float = typer.Option(512, min=1, help="Memory for the paged KV cache, in MiB."),
+    max_num_seqs: int = typer.Option(32, min=1, help="Most sequences decoded together in one step."),
+    max_batch_tokens: int = typer.Option(512, min=1, help="Token budget of one step (prefill chunks + decodes)."),
+    threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for torch (default: torch's choice)."),
+) -> None:
+    """Serve the batched engine over an OpenAI-compatible HTTP API until Ctrl-C.
+
+    Endpoints: POST /v1/completions, POST /v1/chat/completions (both with "stream": true),
+    GET /v1/models, GET /health. Point `kgllm ask --llm-url` (or any OpenAI client) at it.
+    """
+    from kgllm.engine.engine import Engine
+    from kgllm.engine.server import EngineServer
+
+    def go() -> None:
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        engine = Engine.from_pretrained(model, device=device, dtype=dtype, kv_budget_mb=kv_budget_mb,
+                                        max_num_seqs=max_num_seqs, max_batch_tokens=max_batch_tokens)
+        try:
+            server = EngineServer(engine, host=host, port=port, model_name=name).start()
+        except OSError as exc:
+            raise InputError(f"cannot listen on {host}:{port}: {exc}") from exc
+        err.print(f"serving {name} ({model or 'bundled SmolLM2'} on {engine.runner.device}); Ctrl-C stops",
+                  highlight=False)
+        print(f"{server.url}/v1", flush=True)       # stdout: just the base URL, for scripts
+
+        def interrupt(*_: Any) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupt)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+
+    _run(go)
 
 
 def main() -> None:

@@ -257,7 +257,7 @@ class Answer:
     facts: list[Fact] = field(default_factory=list)
     sources: list[Provenance] = field(default_factory=list)
     supported: bool = True
-    entities: list[str] = field(default_factory=list)  # ranked candidate answer entity ids
+    entities: list[str] = field(default_factory=list)  # candidate answer entity ids: the chosen one, then by rank
     confidence: float = 0.0
     subgraph: Subgraph | None = field(default=None, repr=False)
 

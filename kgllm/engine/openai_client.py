@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator, Sequence
 
 from kgllm.errors import ConfigError, GenerationError, InputError
+from kgllm.reason.llm import check_conversation
 
 __all__ = ["OpenAIClient"]
 
@@ -58,8 +59,7 @@ class OpenAIClient:
             raise GenerationError(f"cannot reach {self.base_url}: {exc}") from exc
 
     def _body(self, conversation: Sequence[Message], max_new_tokens: int, stream: bool) -> dict:
-        if not conversation or not any(str(m.get("content", "")).strip() for m in conversation):
-            raise InputError("empty prompt: a conversation needs at least one non-empty message")
+        check_conversation(conversation)
         return {"model": self.model, "messages": list(conversation), "max_tokens": max_new_tokens,
                 "temperature": self.temperature, "stream": stream}
 

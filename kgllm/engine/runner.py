@@ -28,6 +28,15 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return weight * x.to(dtype)
 
 
+def linear_cpu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.linear`` for the CPU: few rows (decode steps) go through ``W @ x.T``, which MKL runs
+    about 1.5x faster than ``x @ W.T`` for skinny ``x`` (same products and sums, same result)."""
+    if x.shape[0] > 64:
+        return F.linear(x, weight, bias)
+    y = torch.mm(weight, x.t()).t().contiguous()
+    return y if bias is None else y + bias
+
+
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
@@ -52,6 +61,7 @@ class ModelRunner:
         self.embed = inner.embed_tokens.weight                     # (V, C)
         self.lm_head = model.lm_head.weight                        # (V, C)
         self.final_norm = inner.norm.weight
+        self.linear = linear_cpu if self.device.type == "cpu" else F.linear
         self.layers = []
         with torch.no_grad():
             for layer in inner.layers:
@@ -73,6 +83,7 @@ class ModelRunner:
         shape = (num_blocks, block_size, self.num_kv_heads, self.head_dim)
         self.k_cache = [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in self.layers]
         self.v_cache = [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in self.layers]
+        self._buffers: list[torch.Tensor | None] = [None, None]
 
     # ------------------------------------------------------------------ inputs
     def _prepare(self, batch: ScheduledBatch) -> dict:
@@ -103,13 +114,23 @@ class ModelRunner:
         long = dict(dtype=torch.long, device=dev)
         out = dict(ids=torch.tensor(ids, **long), pos=torch.tensor(pos, **long),
                    slots=torch.tensor(slots, **long), rows=torch.tensor(logit_rows, **long),
-                   nd=nd, prefills=prefills)
+                   nd=nd, prefills=prefills, dec_lens=dec_lens)
         if nd:
-            width = max(len(t) for t in dec_tables)
-            out["dec_tables"] = torch.tensor([t + [0] * (width - len(t)) for t in dec_tables], **long)
-            lens = torch.tensor(dec_lens, **long)
-            out["dec_mask"] = (torch.arange(width * bs, device=dev)[None] < lens[:, None])[:, None, None]
+            # every decode's context slots, back to back: (sum of lengths,), no padding
+            within = torch.arange(bs, **long)
+            out["dec_slots"] = torch.cat([(torch.tensor(t, **long)[:, None] * bs + within).view(-1)[:n]
+                                          for t, n in zip(dec_tables, dec_lens)])
         return out
+
+    def _workspace(self, slot: int, shape: tuple[int, ...]) -> torch.Tensor:
+        """A reused scratch tensor of ``shape`` (grown by half again when too small)."""
+        n = 1
+        for d in shape:
+            n *= d
+        buf = self._buffers[slot]
+        if buf is None or buf.numel() < n:
+            buf = self._buffers[slot] = torch.empty(n + n // 2, dtype=self.dtype, device=self.device)
+        return buf[:n].view(shape)
 
     # ----------------------------------------------------------------- forward
     def _attention(self, li: int, q, k, v, inp: dict) -> torch.Tensor:
@@ -121,13 +142,18 @@ class ModelRunner:
         outs = []
         nd = inp["nd"]
         if nd:
-            tables = inp["dec_tables"]                               # (B, nb)
-            b, nb = tables.shape
-            kg = kc[tables].view(b, nb * self.block_size, *kc.shape[2:]).transpose(1, 2)  # (B, Hkv, L, D)
-            vg = vc[tables].view(b, nb * self.block_size, *vc.shape[2:]).transpose(1, 2)
+            # gather every decode's keys/values, unpadded, into reused buffers (a fresh multi-MB
+            # tensor per layer costs page faults), then one attention call per sequence
+            idx = inp["dec_slots"]
+            kg = torch.index_select(flat_k, 0, idx, out=self._workspace(0, (idx.numel(), *flat_k.shape[1:])))
+            vg = torch.index_select(flat_v, 0, idx, out=self._workspace(1, (idx.numel(), *flat_v.shape[1:])))
             qd = q[:nd].unsqueeze(2)                                  # (B, H, 1, D)
-            o = F.scaled_dot_product_attention(qd, kg, vg, attn_mask=inp["dec_mask"], enable_gqa=True)
-            outs.append(o.squeeze(2))                                 # (B, H, D)
+            start = 0
+            for i, n in enumerate(inp["dec_lens"]):
+                ks = kg[start:start + n].transpose(0, 1)[None]        # (1, Hkv, n, D)
+                vs = vg[start:start + n].transpose(0, 1)[None]
+                outs.append(F.scaled_dot_product_attention(qd[i:i + 1], ks, vs, enable_gqa=True)[0, :, 0][None])
+                start += n
         for start, n, c, ctx_slots in inp["prefills"]:
             qs = q[start:start + n].transpose(0, 1)[None]             # (1, H, n, D)
             if ctx_slots is None:
@@ -148,21 +174,21 @@ class ModelRunner:
         H, Hkv, D = self.num_heads, self.num_kv_heads, self.head_dim
         x = F.embedding(inp["ids"], self.embed)                      # (T, C)
         cos, sin = self.cos[inp["pos"]][:, None], self.sin[inp["pos"]][:, None]   # (T, 1, D)
-        t = x.shape[0]
+        t, linear = x.shape[0], self.linear
         for li, (w_in, w_qkv, b_qkv, w_o, w_post, w_gu, w_down) in enumerate(self.layers):
             h = rms_norm(x, w_in, self.eps)
-            qkv = F.linear(h, w_qkv, b_qkv)                          # (T, (H + 2 Hkv) D)
+            qkv = linear(h, w_qkv, b_qkv)                          # (T, (H + 2 Hkv) D)
             q, k, v = qkv.split([H * D, Hkv * D, Hkv * D], dim=-1)
             q, k, v = q.view(t, H, D), k.view(t, Hkv, D), v.view(t, Hkv, D)
             q = q * cos + rotate_half(q) * sin
             k = k * cos + rotate_half(k) * sin
             o = self._attention(li, q, k, v.contiguous(), inp)       # (T, H, D)
-            x = x + F.linear(o.reshape(t, H * D), w_o)
+            x = x + linear(o.reshape(t, H * D), w_o)
             h = rms_norm(x, w_post, self.eps)
-            gate, up = F.linear(h, w_gu).chunk(2, dim=-1)            # (T, I) each
-            x = x + F.linear(F.silu(gate) * up, w_down)
+            gate, up = linear(h, w_gu).chunk(2, dim=-1)            # (T, I) each
+            x = x + linear(F.silu(gate) * up, w_down)
         x = rms_norm(x[inp["rows"]], self.final_norm, self.eps)     # (S, C)
-        return F.linear(x, self.lm_head).float()                     # (S, V)
+        return linear(x, self.lm_head).float()                     # (S, V)
 
     def run(self, batch: ScheduledBatch) -> list[int]:
         """Forward one scheduled step and sample; one token id per sequence with ``sample``."""

@@ -121,14 +121,6 @@ class EngineServer:
             t.start()
         return self
 
-    def serve_forever(self) -> None:
-        self.start()
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            self.stop()
-
     def stop(self) -> None:
         self._stop.set()
         if self._httpd is not None:

@@ -81,8 +81,8 @@ def _gold_facts(path: list[str]) -> list[tuple[str, str, str]]:
 
 def evaluate_kgqa(kb_path: str | os.PathLike[str], questions_path: str | os.PathLike[str], limit: int | None = None,
                   retriever_config: RetrieverConfig | None = None, progress: bool = False,
-                  store: Any = None) -> dict[str, Any]:
-    """Hits@1 and gold-path recall of the retriever on a KGQA dev file.
+                  store: Any = None, llm: Any = None) -> dict[str, Any]:
+    """Hits@1 and gold-path recall of the retriever on a KGQA dev file (and of the LM's answers).
 
     Parameters
     ----------
@@ -100,12 +100,17 @@ def evaluate_kgqa(kb_path: str | os.PathLike[str], questions_path: str | os.Path
         Where to load the KB and retrieve from (e.g. a :class:`~kgllm.stores.neo4j.Neo4jStore`);
         default a fresh in-memory store. Loading is idempotent, so a store that already
         holds the KB is fine; other facts in it take part in retrieval.
+    llm : Generator or str, optional
+        Also answer every question with the :class:`~kgllm.reason.reasoner.Reasoner` and this
+        LM (``"auto"``: the local engine; a URL: an OpenAI-compatible server); all prompts run
+        through it in one batch. Adds ``"answer_hits@1"``: how often the entity the answer
+        settles on (the LM may pick among the top graph candidates) is a gold answer.
 
     Returns
     -------
     dict
-        ``{"n": int, "hits@1": float, "path_recall": float}``; ``path_recall``
-        is over the questions that carry a gold path (0.0 when none does).
+        ``{"n": int, "hits@1": float, "path_recall": float}`` (plus ``"answer_hits@1"`` with
+        ``llm``); ``path_recall`` is over the questions that carry a gold path (0.0 when none does).
     """
     questions = read_kgqa_questions(questions_path, limit)
     store = MemoryStore() if store is None else store
@@ -126,8 +131,17 @@ def evaluate_kgqa(kb_path: str | os.PathLike[str], questions_path: str | os.Path
             if all((s, r, o) in have or (o, r, s) in have for s, r, o in _gold_facts(item["path"])):
                 recalled += 1
     n = len(questions)
-    return {
+    result = {
         "n": n,
         "hits@1": hits / n if n else 0.0,
         "path_recall": recalled / with_path if with_path else 0.0,
     }
+    if llm is not None:
+        from kgllm.reason.reasoner import Reasoner
+
+        answers = Reasoner(store, llm=llm, retriever=retriever).ask_many([q["question"] for q in questions],
+                                                                         progress=progress)
+        good = sum(1 for a, q in zip(answers, questions)
+                   if a.supported and a.entities and a.entities[0] in {entity_id(x) for x in q["answers"]})
+        result["answer_hits@1"] = good / n if n else 0.0
+    return result

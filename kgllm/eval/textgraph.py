@@ -18,8 +18,8 @@ from kgllm.eval.extraction import score_triples
 from kgllm.graph import KnowledgeGraph
 from kgllm.loaders import iter_jsonl
 from kgllm.progress import progress as track_progress
-from kgllm.reason.llm import LocalLM
-from kgllm.reason.reasoner import Reasoner
+from kgllm.reason.llm import Generator, resolve_llm
+from kgllm.reason.reasoner import Reasoner, RelationPlan, finish_relation_plans
 from kgllm.retrieve.link import EntityLinker
 from kgllm.types import Document, entity_id
 
@@ -39,9 +39,11 @@ def _validate(path: os.PathLike[str] | str, lineno: int, obj: dict[str, Any]) ->
 
 
 def evaluate_textgraph(path: os.PathLike[str] | str, limit: int | None = None, use_llm: bool = True,
-                       progress: bool = False) -> dict[str, Any]:
+                       progress: bool = False, llm: Generator | str = "auto") -> dict[str, Any]:
     """Accuracy of relation answers and extraction P/R/F1 over a textgraph JSONL file.
 
+    Graphs are built story by story; the LM prompts of all stories then run through ``llm``
+    (default: the local batched engine; or an OpenAI-compatible server URL) in one batch.
     Returns ``{"n", "accuracy", "extraction": {"strict": {...}, "relaxed": {...}}}``.
     """
     items = []
@@ -50,8 +52,8 @@ def evaluate_textgraph(path: os.PathLike[str] | str, limit: int | None = None, u
         items.append((lineno, obj))
         if limit is not None and len(items) >= limit:
             break
-    llm = LocalLM() if use_llm else None
-    correct = 0
+    model = resolve_llm(llm) if use_llm else None
+    plans: list[tuple[RelationPlan, dict[str, Any]]] = []
     counts: dict[str, list[int]] = {"strict": [0, 0, 0], "relaxed": [0, 0, 0]}
     for lineno, obj in track_progress(items, "stories", enabled=progress):
         kg = KnowledgeGraph()
@@ -67,9 +69,10 @@ def evaluate_textgraph(path: os.PathLike[str] | str, limit: int | None = None, u
         if len(links) == 2:
             # "How is A related to B?": A is the answer relation of B.
             a, b = sorted(links, key=lambda x: obj["question"].find(x.mention))
-            answer = Reasoner(kg, llm=llm).relation(b.entity_id, a.entity_id, question=obj["question"])
-            if answer.supported and entity_id(answer.text) in {entity_id(x) for x in obj["answers"]}:
-                correct += 1
+            plans.append((Reasoner(kg, llm=model).relation_plan(b.entity_id, a.entity_id, obj["question"]), obj))
+    answers = finish_relation_plans([p for p, _ in plans], model)
+    correct = sum(1 for answer, (_, obj) in zip(answers, plans)
+                  if answer.supported and entity_id(answer.text) in {entity_id(x) for x in obj["answers"]})
     n = len(items)
     return {"n": n, "accuracy": correct / n if n else 0.0,
             "extraction": {mode: _prf(*c) for mode, c in counts.items()}}

@@ -26,18 +26,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from kgllm.errors import ConfigError, InputError
 from kgllm.progress import progress as track_progress
-from kgllm.reason.llm import Generator, LocalLM
+from kgllm.reason.llm import Generator, Message, StreamingGenerator, resolve_llm
 from kgllm.reason.prompts import answer_prompt
 from kgllm.retrieve.context import build_context
 from kgllm.retrieve.subgraph import Retriever, rank_answers
 from kgllm.stores.base import GraphStore
 from kgllm.types import Answer, Entity, Fact, Path, Provenance, Subgraph, entity_id
 
-__all__ = ["Reasoner", "ReasonerConfig", "NOT_SUPPORTED"]
+__all__ = ["Reasoner", "ReasonerConfig", "RelationPlan", "finish_relation_plans", "NOT_SUPPORTED"]
 
 NOT_SUPPORTED = "The graph does not support an answer"
 _FACT_NUMBER = re.compile(r"\[\d+\]\s*")
@@ -69,8 +69,10 @@ class Reasoner:
     graph:
         A :class:`~kgllm.KnowledgeGraph` or any :class:`~kgllm.stores.base.GraphStore`.
     llm:
-        ``"auto"`` (the bundled local model, loaded on first use), a :class:`Generator`,
-        or ``None`` to answer from the graph alone (fast; used by the KGQA evaluation).
+        ``"auto"`` (the bundled local model on kgllm's batched engine, loaded on first use), the
+        URL of an OpenAI-compatible server (``kgllm serve-llm``, vLLM, llama.cpp), a model path,
+        a :class:`~kgllm.reason.llm.Generator`, or ``None`` to answer from the graph alone (fast;
+        used by the KGQA evaluation). See :func:`kgllm.reason.llm.resolve_llm`.
     """
 
     def __init__(self, graph, llm: Generator | str | None = "auto", retriever: Retriever | None = None,
@@ -78,21 +80,22 @@ class Reasoner:
         store = getattr(graph, "store", graph)
         if not isinstance(store, GraphStore):
             raise ConfigError(f"Reasoner needs a KnowledgeGraph or GraphStore, got {type(graph).__name__}")
-        if llm == "auto":
-            llm = LocalLM()
-        elif isinstance(llm, str):
-            raise ConfigError(f"llm must be 'auto', None or a Generator, got {llm!r}")
         self.store = store
-        self.llm = llm
+        self.llm = resolve_llm(llm)
         self.retriever = retriever or Retriever(store)
         self.config = config or ReasonerConfig()
 
-    def ask(self, question: str) -> Answer:
-        """Answer one question (see :meth:`ask_many`)."""
-        return self.ask_many([question])[0]
+    def ask(self, question: str, on_token: Callable[[str], None] | None = None) -> Answer:
+        """Answer one question (see :meth:`ask_many`).
 
-    def ask_many(self, questions: Sequence[str], progress: bool = False) -> list[Answer]:
-        """Answer questions; the LM runs over all of them in batches."""
+        ``on_token`` receives the LM's text piece by piece as it is generated (when the LM can
+        stream; otherwise once, whole); it is not called when the graph alone decides.
+        """
+        return self.ask_many([question], on_token=on_token)[0]
+
+    def ask_many(self, questions: Sequence[str], progress: bool = False,
+                 on_token: Callable[[str], None] | None = None) -> list[Answer]:
+        """Answer questions; the LM runs over all of them together (continuous batching)."""
         for q in questions:
             if not isinstance(q, str) or not q.strip():
                 raise InputError("empty question: nothing to answer")
@@ -113,10 +116,23 @@ class Reasoner:
         texts: list[str] = [""] * len(pending)
         if self.llm is not None and pending:
             convs = [answer_prompt(questions[i], context) for i, _, _, context in pending]
-            texts = self.llm.chat(convs, max_new_tokens=self.config.max_new_tokens)
+            texts = self._generate(convs, self.config.max_new_tokens, on_token)
         for (i, sub, ranked, _), text in zip(pending, texts):
             answers[i] = self._decide(questions[i], sub, ranked, text)
         return [a for a in answers if a is not None]
+
+    def _generate(self, convs: list, max_new_tokens: int, on_token: Callable[[str], None] | None) -> list[str]:
+        if on_token is None or len(convs) != 1:
+            return self.llm.chat(convs, max_new_tokens=max_new_tokens)
+        if not isinstance(self.llm, StreamingGenerator):
+            texts = self.llm.chat(convs, max_new_tokens=max_new_tokens)
+            on_token(texts[0])
+            return texts
+        pieces = []
+        for piece in self.llm.stream_chat(convs[0], max_new_tokens=max_new_tokens):
+            pieces.append(piece)
+            on_token(piece)
+        return ["".join(pieces).strip()]
 
     def relation(self, source: str, target: str, question: str | None = None, max_hops: int = 6) -> Answer:
         """How ``target`` relates to ``source``: a relation name, read off the graph or worded by the LM.
@@ -124,8 +140,42 @@ class Reasoner:
         A direct fact ``source --R--> target`` answers ``R`` ("target is the R of
         source"). Longer paths are written out as sentences and the LM names
         the composed relation in one word; without an LM the chain is returned
-        (``"R1 / R2"``).
+        (``"R1 / R2"``). See :meth:`relations` for many pairs at once.
         """
+        return self.relations([(source, target, question)], max_hops=max_hops)[0]
+
+    def relations(self, pairs: Sequence[tuple[str, str, str | None]], max_hops: int = 6) -> list[Answer]:
+        """:meth:`relation` for many ``(source, target, question)`` triples; the LM runs over all together."""
+        plans = [self.relation_plan(s, t, q, max_hops) for s, t, q in pairs]
+        return finish_relation_plans(plans, self.llm)
+
+    def relation_plan(self, source: str, target: str, question: str | None = None,
+                      max_hops: int = 6) -> "RelationPlan":
+        """The graph half of :meth:`relation`: an answer, or the LM prompt that will word it.
+
+        Lets a caller gather prompts from many graphs and run them through the LM in one batch
+        (:func:`finish_relation_plans`).
+        """
+        found = self._relation_path(source, target, question, max_hops)
+        if isinstance(found, Answer):
+            return RelationPlan(found.question, found.subgraph, None, None, found)
+        question, sub, path = found
+        if len(path.facts) == 1 and path.forward[0]:
+            text = path.facts[0].relation
+        elif self.llm is None:
+            text = " / ".join(f.relation if fwd else f"inverse {f.relation}"
+                              for f, fwd in zip(path.facts, path.forward))
+        else:
+            story = " ".join(_verbalise(sub, f) for f in path.facts)
+            prompt = [{"role": "system", "content": "Answer with a single word naming the family relation."},
+                      {"role": "user", "content": f"{story}\nQuestion: {question}"}]
+            return RelationPlan(question, sub, path, prompt, None)
+        return RelationPlan(question, sub, path, None,
+                            Answer(question, text, list(path.facts), _sources(path.facts), True, [], path.score, sub))
+
+    def _relation_path(self, source: str, target: str, question: str | None,
+                       max_hops: int) -> Answer | tuple[str, Subgraph, Path]:
+        """The shortest (preferably all-forward) path from source to target, or an unsupported answer."""
         src, dst = entity_id(source), entity_id(target)
         sub = Subgraph(seeds=[src, dst])
         for eid in (src, dst):
@@ -141,19 +191,7 @@ class Reasoner:
         sub.paths, sub.facts = [path], list(path.facts)
         for eid in path.entities:
             sub.entities.setdefault(eid, self.store.get_entity(eid) or Entity(eid, eid))
-        if len(path.facts) == 1 and path.forward[0]:
-            text = path.facts[0].relation
-        elif self.llm is None:
-            text = " / ".join(f.relation if fwd else f"inverse {f.relation}" for f, fwd in zip(path.facts, path.forward))
-        else:
-            story = " ".join(_verbalise(sub, f) for f in path.facts)
-            prompt = [{"role": "system", "content": "Answer with a single word naming the family relation."},
-                      {"role": "user", "content": f"{story}\nQuestion: {question}"}]
-            said = self.llm.chat([prompt], max_new_tokens=8)[0]
-            words = [w.strip(".,!?:;\"'").lower() for w in said.split()]
-            stop = {"he", "she", "is", "the", "a", "an", "her", "his", "of", "answer", sub.entities[dst].name.lower()}
-            text = next((w for w in words if w and w not in stop), said.strip())
-        return Answer(question, text, list(path.facts), _sources(path.facts), True, [], path.score, sub)
+        return question, sub, path
 
     def _decide(self, question: str, sub: Subgraph, ranked: list[tuple[str, float]], text: str) -> Answer:
         choice, score = ranked[0]
@@ -169,7 +207,8 @@ class Reasoner:
             text = name
         path = _best_path(sub.paths, choice)
         facts = list(path.facts) if path else [f for f in sub.facts if choice in (f.subject, f.object)][:1]
-        return Answer(question, text, facts, _sources(facts), True, [e for e, _ in ranked], score, sub)
+        entities = [choice] + [e for e, _ in ranked if e != choice]
+        return Answer(question, text, facts, _sources(facts), True, entities, score, sub)
 
 
 def _verbalise(sub: Subgraph, fact: Fact) -> str:
@@ -212,3 +251,32 @@ def _sources(facts: Iterable[Fact]) -> list[Provenance]:
 
 def _unsupported(question: str, sub: Subgraph, why: str) -> Answer:
     return Answer(question, f"{NOT_SUPPORTED}: {why}.", [], [], False, [], 0.0, sub)
+
+
+@dataclass(slots=True)
+class RelationPlan:
+    """A relation question half answered: ``answer`` when the graph decided, else ``prompt`` for the LM."""
+
+    question: str
+    subgraph: Subgraph
+    path: Path | None
+    prompt: list[Message] | None
+    answer: Answer | None
+
+    def finish(self, said: str) -> Answer:
+        """The answer from the LM's reply to :attr:`prompt` (its first content word)."""
+        sub, path = self.subgraph, self.path
+        words = [w.strip(".,!?:;\"'").lower() for w in said.split()]
+        stop = {"he", "she", "is", "the", "a", "an", "her", "his", "of", "answer", _name(sub, sub.seeds[1]).lower()}
+        text = next((w for w in words if w and w not in stop), said.strip())
+        return Answer(self.question, text, list(path.facts), _sources(path.facts), True, [], path.score, sub)
+
+
+def finish_relation_plans(plans: Sequence[RelationPlan], llm: Generator | None) -> list[Answer]:
+    """Answers of ``plans``: the prompts of all of them go to ``llm`` in one batched call."""
+    pending = [p for p in plans if p.answer is None]
+    if pending and llm is None:
+        raise ConfigError("these relation plans need a language model")
+    said = llm.chat([p.prompt for p in pending], max_new_tokens=8) if pending else []
+    replies = dict(zip(map(id, pending), said))
+    return [p.answer if p.answer is not None else p.finish(replies[id(p)]) for p in plans]

@@ -75,3 +75,40 @@ def test_eval_json_outputs_one_object(shared_data):
                  "--json")
     result = json.loads(proc.stdout)
     assert result["n"] == 3 and 0.0 <= result["accuracy"] <= 1.0 and "relaxed" in result["extraction"]
+
+
+@pytest.mark.slow
+def test_serve_llm_and_ask_over_http_equals_local_engine(tmp_path, shared_data):
+    """`kgllm serve-llm` on loopback; `kgllm ask --llm-url` through it answers like the in-process engine."""
+    import select
+    import signal
+
+    graph = tmp_path / "demo.json"
+    kgllm("build", "graphs/demo", "--graph", str(graph))
+    question = "In which country was Ada Lindqvist born?"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "kgllm.cli", "serve-llm", "--port", "0",
+                               "--kv-budget-mb", "64"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env, cwd=ROOT)
+    try:
+        ready, _, _ = select.select([server.stdout], [], [], 300)
+        assert ready, "serve-llm printed no URL within 300 s"
+        url = server.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1"), (url, server.stderr.read())
+        remote = json.loads(kgllm("ask", question, "--graph", str(graph), "--llm-url", url, "--json").stdout)
+        local = json.loads(kgllm("ask", question, "--graph", str(graph), "--json").stdout)
+        assert remote == local and remote["supported"] and "norway" in remote["answer"].lower()
+        text = kgllm("ask", question, "--graph", str(graph), "--llm-url", url).stdout
+        assert f"A: {remote['answer']}" in text and "Because:" in text and "places.txt" in text
+        kgqa = [str(shared_data / "kgqa/PQ-2H-dev.jsonl"), "--kb", str(shared_data / "kgqa/PQ-2H-kb.tsv"),
+                "--limit", "6", "--json"]
+        remote = json.loads(kgllm("eval", "kgqa", *kgqa, "--llm-url", url).stdout)
+        assert remote == json.loads(kgllm("eval", "kgqa", *kgqa, "--llm").stdout)
+        assert remote["n"] == 6 and 0.0 <= remote["answer_hits@1"] <= 1.0
+        proc = kgllm("ask", question, "--graph", str(graph), "--llm-url", url, "--model", "x.gguf", check=False)
+        assert proc.returncode == 2 and "exclude" in proc.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    proc = kgllm("ask", question, "--graph", str(graph), "--llm-url", url, check=False)   # server gone
+    assert proc.returncode == 1 and "cannot reach" in proc.stderr

@@ -69,3 +69,26 @@ def test_save_load_roundtrip_answers_the_same(tmp_path):
     assert again.stats() == kg.stats()
     q = "In which country was Marie Curie born?"
     assert kgllm.Reasoner(again, llm=None).ask(q).text == kgllm.Reasoner(kg, llm=None).ask(q).text
+
+
+def test_answer_streams_token_by_token(lm):
+    class Recording:
+        def __init__(self) -> None:
+            self.convs: list = []
+
+        def chat(self, convs, max_new_tokens: int = 48):
+            self.convs += convs
+            return lm.chat(convs, max_new_tokens)
+
+        def stream_chat(self, conv, max_new_tokens: int = 48):
+            self.convs.append(conv)
+            yield from lm.stream_chat(conv, max_new_tokens)
+
+    kg = kgllm.KnowledgeGraph()
+    kg.ingest_files(["graphs/demo"])
+    pieces: list[str] = []
+    rec = Recording()
+    ans = kgllm.Reasoner(kg, llm=rec).ask("In which country was Ada Lindqvist born?", on_token=pieces.append)
+    assert len(pieces) > 1                                  # many pieces, not one block
+    assert "".join(pieces).strip() == lm.chat(rec.convs[:1], 40)[0]
+    assert ans.text == kgllm.Reasoner(kg, llm=lm).ask("In which country was Ada Lindqvist born?").text

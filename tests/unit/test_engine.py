@@ -188,11 +188,11 @@ def test_seed_reproducibility(hf):
     assert mixed[2].token_ids != alone
 
 
-def test_engine_lm_chat_matches_transformers(hf):
-    from kgllm.engine.llm import EngineLM
+def test_local_lm_chat_matches_transformers(hf):
+    from kgllm.reason.llm import LocalLM
 
     model, tok = hf
-    lm = EngineLM()
+    lm = LocalLM()
     lm._engine = Engine.from_model(model, tok, kv_budget_mb=32)
     conv = [{"role": "user", "content": "What is the capital of France?"}]
     text = tok.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)

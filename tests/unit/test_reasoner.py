@@ -87,3 +87,70 @@ def test_relation_direct_and_composed():
     assert not r.relation("gabrielle", "nobody").supported
     worded = Reasoner(store, llm=Scripted("Lisa is her daughter.")).relation("gabrielle", "lisa")
     assert worded.text == "daughter"
+
+
+class Streaming(Scripted):
+    """A StreamingGenerator that yields its reply word by word."""
+
+    def stream_chat(self, conversation, max_new_tokens: int = 48):
+        self.prompts.append(conversation)
+        for i, word in enumerate(self.reply.split()):
+            yield word if i == 0 else " " + word
+
+
+def test_ask_streams_pieces_and_answer_is_their_text():
+    pieces: list[str] = []
+    llm = Streaming("Ada Lindqvist was born in Tromsø.")
+    ans = Reasoner(_store(), llm=llm).ask("Where was Ada Lindqvist born?", on_token=pieces.append)
+    assert len(pieces) == 6 and "".join(pieces) == ans.text == "Ada Lindqvist was born in Tromsø."
+    # a generator that cannot stream hands over its whole text once
+    whole: list[str] = []
+    Reasoner(_store(), llm=Scripted("Tromsø")).ask("Where was Ada Lindqvist born?", on_token=whole.append)
+    assert whole == ["Tromsø"]
+    # the graph alone decides: nothing is streamed
+    none: list[str] = []
+    Reasoner(_store(), llm=Streaming("x")).ask("Who founded Atlantis Robotics?", on_token=none.append)
+    assert none == []
+
+
+def test_relations_batch_every_prompt_into_one_llm_call():
+    from kgllm.reason.reasoner import finish_relation_plans
+
+    store = MemoryStore()
+    store.upsert(GraphDelta(facts=[Fact("jason", "daughter", "lisa"), Fact("gabrielle", "husband", "jason"),
+                                   Fact("gabrielle", "son", "tom")]))
+
+    class Counting(Scripted):
+        calls = 0
+
+        def chat(self, conversations, max_new_tokens: int = 48):
+            Counting.calls += 1
+            return super().chat(conversations, max_new_tokens)
+
+    llm = Counting("She is the stepdaughter.")
+    answers = Reasoner(store, llm=llm).relations([("gabrielle", "lisa", None), ("jason", "lisa", None),
+                                                  ("tom", "lisa", None), ("gabrielle", "nobody", None)])
+    assert [a.text for a in answers[:2]] == ["stepdaughter", "daughter"]
+    assert answers[2].text == "stepdaughter" and not answers[3].supported
+    assert Counting.calls == 1 and len(llm.prompts) == 2      # two composed paths, one batched call
+    plan = Reasoner(store, llm=llm).relation_plan("gabrielle", "lisa")
+    with pytest.raises(ConfigError):
+        finish_relation_plans([plan], None)
+
+
+def test_resolve_llm_choices(tmp_path):
+    from kgllm.engine.openai_client import OpenAIClient
+    from kgllm.reason.llm import LocalLM, resolve_llm
+
+    assert resolve_llm(None) is None
+    scripted = Scripted("x")
+    assert resolve_llm(scripted) is scripted
+    assert isinstance(resolve_llm("auto"), LocalLM)
+    client = resolve_llm("https://example.org/v1", model="m", api_key="k")
+    assert isinstance(client, OpenAIClient) and client.model == "m" and client.base_url == "https://example.org/v1"
+    (tmp_path / "model").mkdir()
+    assert resolve_llm(tmp_path / "model").model_name == "model"
+    with pytest.raises(ConfigError):
+        resolve_llm("gpt-4")
+    with pytest.raises(ConfigError):
+        Reasoner(_store(), llm=42)

@@ -188,6 +188,17 @@ def test_evaluate_kgqa_on_tiny_files(tmp_path):
     assert result == {"n": 3, "hits@1": pytest.approx(2 / 3), "path_recall": 1.0}
     assert evaluate_kgqa(kb, qs, limit=1, progress=True)["n"] == 1
 
+    class Echo:      # an LM that repeats the first fact's object: one batched call for all questions
+        calls = 0
+
+        def chat(self, conversations, max_new_tokens=48):
+            Echo.calls += 1
+            return [c[1]["content"].split("--> ")[1].split("\n")[0] for c in conversations]
+
+    with_lm = evaluate_kgqa(kb, qs, llm=Echo())
+    assert Echo.calls == 1 and with_lm["hits@1"] == result["hits@1"]
+    assert 0.0 <= with_lm["answer_hits@1"] <= 1.0
+
 
 @pytest.mark.parametrize("line, message", [
     ('{"answers": ["x"]}', "question"),
