@@ -6,6 +6,12 @@ hash of its token ids (and of every block before it), so two requests that share
 prefix share its blocks (reference counted). Freed blocks keep their contents and hash and are
 reused least-recently-freed first, so a popular prefix survives until memory is needed.
 
+Placement: a sequence admitted without prefix hits claims a run of consecutive free blocks long
+enough for its prompt plus ``max_tokens`` (next-fit), and grows into it block by block; other
+sequences avoid claimed blocks while they can. Consecutive blocks let the runner read a
+sequence's keys and values in place instead of gathering them every step. Claims are only a
+preference: under memory pressure any free block is used and correctness never depends on them.
+
 Examples
 --------
 >>> from kgllm.engine.params import SamplingParams
@@ -57,6 +63,9 @@ class BlockManager:
         self.free: OrderedDict[int, None] = OrderedDict((i, None) for i in range(num_blocks))  # LRU order
         self.hit_tokens = 0      # prefix-cache statistics, counted by the scheduler on admission
         self.query_tokens = 0
+        self.claimed = bytearray(num_blocks)          # 1: inside a running sequence's claimed run
+        self._claims: dict[int, tuple[int, int]] = {}  # seq_id -> (first block, number of blocks)
+        self._cursor = 0                               # next-fit search start
 
     @property
     def num_free_blocks(self) -> int:
@@ -69,8 +78,16 @@ class BlockManager:
     def _hash(self, prev: int | None, tokens: tuple[int, ...]) -> int:
         return hash((prev, tokens))
 
-    def _take_free(self) -> int:
-        block, _ = self.free.popitem(last=False)
+    def _take_free(self, prefer: int | None = None) -> int:
+        if prefer is not None and 0 <= prefer < self.num_blocks and prefer in self.free:
+            block = prefer
+            del self.free[block]
+        else:   # least recently freed, skipping blocks claimed by other sequences while possible
+            block = next((b for b in self.free if not self.claimed[b]), None)
+            if block is None:
+                block, _ = self.free.popitem(last=False)
+            else:
+                del self.free[block]
         h = self.block_hash[block]
         if h is not None and self.hash_to_block.get(h) == block:
             del self.hash_to_block[h]        # evict its cached contents
@@ -98,14 +115,40 @@ class BlockManager:
                 prev, hits = h, hits + 1
         seq.num_hashed_blocks = hits
         seq.num_computed_tokens = seq.num_cached_tokens = hits * bs
+        if not hits:
+            self._claim(seq)
+
+    def _claim(self, seq: Sequence) -> None:
+        """Claim the first run of consecutive unclaimed free blocks that holds all of ``seq`` (next-fit)."""
+        need = -(-(seq.num_prompt_tokens + seq.params.max_tokens) // self.block_size)
+        n, run = self.num_blocks, 0
+        if need > len(self.free):
+            return
+        for step in range(n):
+            i = (self._cursor + step) % n
+            if i == 0:
+                run = 0      # runs do not wrap around the end
+            run = run + 1 if (i in self.free and not self.claimed[i]) else 0
+            if run == need:
+                first = i - need + 1
+                self._claims[seq.seq_id] = (first, need)
+                self.claimed[first:first + need] = b"\x01" * need
+                self._cursor = (i + 1) % n
+                return
 
     def can_reserve(self, seq: Sequence, num_tokens: int) -> bool:
         return self.blocks_needed(seq, num_tokens) <= len(self.free)
 
     def reserve(self, seq: Sequence, num_tokens: int) -> None:
         """Append fresh blocks so ``seq`` can hold ``num_tokens`` tokens (check ``can_reserve`` first)."""
+        claim = self._claims.get(seq.seq_id)
         for _ in range(self.blocks_needed(seq, num_tokens)):
-            seq.block_table.append(self._take_free())
+            table = seq.block_table
+            prefer = table[-1] + 1 if table else (claim[0] if claim else None)
+            if prefer is not None and prefer < self.num_blocks and self.claimed[prefer] and not (
+                    claim and claim[0] <= prefer < claim[0] + claim[1]):
+                prefer = None    # another sequence's run
+            seq.block_table.append(self._take_free(prefer))
 
     def commit_full_blocks(self, seq: Sequence) -> None:
         """Register the blocks of ``seq`` that are now full and computed in the prefix cache."""
@@ -136,3 +179,7 @@ class BlockManager:
                     self.free[block] = None
         seq.block_table = []
         seq.num_computed_tokens = seq.num_hashed_blocks = 0
+        claim = self._claims.pop(seq.seq_id, None)
+        if claim is not None:
+            first, need = claim
+            self.claimed[first:first + need] = bytes(need)

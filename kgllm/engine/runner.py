@@ -1,9 +1,11 @@
 """The model runner: the engine's torch code. A Llama-family forward over packed batches.
 
 All new tokens of a step (prefill chunks and decodes of every sequence) are packed into one
-``(T, C)`` matrix, so every projection is one matmul with no padding. Attention is done per
-group: decodes (one query each) gather their keys/values from the paged cache in one batched
-call; prefill chunks attend per sequence. Logits are computed only where a token is sampled.
+``(T, C)`` matrix, so every projection is one matmul with no padding. Attention runs per
+sequence, unpadded: a decode reads its keys/values in place when its blocks are consecutive (the
+block manager places them so while memory allows), otherwise from one gather into a reused
+buffer; a prefill chunk attends causally to itself (and to its cached prefix, gathered).
+Logits are computed only where a token is sampled.
 
 KV cache per layer: ``(num_blocks, block_size, kv_heads, head_dim)`` for keys and for values;
 a token at position ``p`` of a sequence lives in slot ``block_table[p // bs] * bs + p % bs``.
@@ -116,10 +118,20 @@ class ModelRunner:
                    slots=torch.tensor(slots, **long), rows=torch.tensor(logit_rows, **long),
                    nd=nd, prefills=prefills, dec_lens=dec_lens)
         if nd:
-            # every decode's context slots, back to back: (sum of lengths,), no padding
+            # each decode reads its keys/values in place when its blocks are consecutive (a view of
+            # the cache); the others are gathered, unpadded, back to back
             within = torch.arange(bs, **long)
-            out["dec_slots"] = torch.cat([(torch.tensor(t, **long)[:, None] * bs + within).view(-1)[:n]
-                                          for t, n in zip(dec_tables, dec_lens)])
+            src, gather, offset = [], [], 0
+            for t, n in zip(dec_tables, dec_lens):
+                nb = -(-n // bs)
+                if t[nb - 1] - t[0] == nb - 1 and t[:nb] == list(range(t[0], t[0] + nb)):
+                    src.append((t[0] * bs, n, -1))
+                else:
+                    src.append((-1, n, offset))
+                    gather.append((torch.tensor(t[:nb], **long)[:, None] * bs + within).view(-1)[:n])
+                    offset += n
+            out["dec_src"] = src
+            out["dec_slots"] = torch.cat(gather) if gather else None
         return out
 
     def _workspace(self, slot: int, shape: tuple[int, ...]) -> torch.Tensor:
@@ -142,18 +154,20 @@ class ModelRunner:
         outs = []
         nd = inp["nd"]
         if nd:
-            # gather every decode's keys/values, unpadded, into reused buffers (a fresh multi-MB
-            # tensor per layer costs page faults), then one attention call per sequence
+            # gather into reused buffers (a fresh multi-MB tensor per layer costs page faults),
+            # then one attention call per sequence
             idx = inp["dec_slots"]
-            kg = torch.index_select(flat_k, 0, idx, out=self._workspace(0, (idx.numel(), *flat_k.shape[1:])))
-            vg = torch.index_select(flat_v, 0, idx, out=self._workspace(1, (idx.numel(), *flat_v.shape[1:])))
+            if idx is not None:
+                kg = torch.index_select(flat_k, 0, idx, out=self._workspace(0, (idx.numel(), *flat_k.shape[1:])))
+                vg = torch.index_select(flat_v, 0, idx, out=self._workspace(1, (idx.numel(), *flat_v.shape[1:])))
             qd = q[:nd].unsqueeze(2)                                  # (B, H, 1, D)
-            start = 0
-            for i, n in enumerate(inp["dec_lens"]):
-                ks = kg[start:start + n].transpose(0, 1)[None]        # (1, Hkv, n, D)
-                vs = vg[start:start + n].transpose(0, 1)[None]
+            for i, (first, n, offset) in enumerate(inp["dec_src"]):
+                if first >= 0:
+                    ks, vs = flat_k[first:first + n], flat_v[first:first + n]
+                else:
+                    ks, vs = kg[offset:offset + n], vg[offset:offset + n]
+                ks, vs = ks.transpose(0, 1)[None], vs.transpose(0, 1)[None]          # (1, Hkv, n, D)
                 outs.append(F.scaled_dot_product_attention(qd[i:i + 1], ks, vs, enable_gqa=True)[0, :, 0][None])
-                start += n
         for start, n, c, ctx_slots in inp["prefills"]:
             qs = q[start:start + n].transpose(0, 1)[None]             # (1, H, n, D)
             if ctx_slots is None:

@@ -220,11 +220,13 @@ def _verbalise(sub: Subgraph, fact: Fact) -> str:
     return f"{_name(sub, fact.object)} is the {rel} of {_name(sub, fact.subject)}."
 
 
+_NON_WORD = re.compile(r"[^\w']+")
+
+
 def _mentions(text: str, name: str) -> bool:
-    if not name:
-        return False
-    padded = f" {' '.join(text.replace('.', ' ').split())} "
-    return f" {name} " in padded
+    """Whether ``name`` occurs in ``text`` as whole words (punctuation and quotes ignored)."""
+    words = _NON_WORD.sub(" ", name).split()
+    return bool(words) and f" {' '.join(words)} " in f" {' '.join(_NON_WORD.sub(' ', text).split())} "
 
 
 def _names(sub: Subgraph, eid: str) -> list[str]:

@@ -67,6 +67,25 @@ def test_prefix_blocks_shared_ref_counted_and_evicted_lru():
     assert e.num_cached_tokens == 0
 
 
+def test_sequences_get_consecutive_blocks_while_memory_allows():
+    kv = BlockManager(num_blocks=16, block_size=4)
+    a, b = _seq(10), _seq(6, start=50)              # claims: ceil(18/4)=5 and ceil(14/4)=4 blocks
+    for seq in (a, b):
+        kv.allocate_prefix(seq)
+        kv.reserve(seq, seq.num_tokens)
+    assert a.block_table == [0, 1, 2] and b.block_table == [5, 6]
+    kv.reserve(a, 18)                               # grows into its own run, not into b's
+    kv.reserve(b, 14)
+    assert a.block_table == [0, 1, 2, 3, 4] and b.block_table == [5, 6, 7, 8]
+    c = _seq(28, start=100)                         # a 9-block run does not fit: takes what is free
+    kv.allocate_prefix(c)
+    kv.reserve(c, 28)
+    assert c.block_table == [9, 10, 11, 12, 13, 14, 15] and kv.num_free_blocks == 0
+    for seq in (a, b, c):
+        kv.release(seq)
+    assert not any(kv.claimed) and kv.num_free_blocks == 16
+
+
 def test_continuous_batching_chunked_prefill_and_budget():
     sched = Scheduler(BlockManager(64, 4), max_num_seqs=4, max_batch_tokens=10)
     for n in (25, 3, 3):

@@ -154,3 +154,8 @@ def test_resolve_llm_choices(tmp_path):
         resolve_llm("gpt-4")
     with pytest.raises(ConfigError):
         Reasoner(_store(), llm=42)
+
+
+def test_llm_answer_in_quotes_still_names_the_candidate():
+    ans = Reasoner(_store(), llm=Scripted('The answer is "Tromsø".')).ask("Where was Ada Lindqvist born?")
+    assert ans.text == 'The answer is "Tromsø".' and ans.entities[0] == "tromsø"
