@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Sequence
 
 from kgllm.errors import ConfigError, InputError
 from kgllm.progress import progress as track_progress
+from kgllm.reason.kinship import compose, gender_of, is_kin
 from kgllm.reason.llm import Generator, Message, StreamingGenerator, resolve_llm
 from kgllm.reason.prompts import answer_prompt
 from kgllm.retrieve.context import build_context
@@ -138,9 +139,11 @@ class Reasoner:
         """How ``target`` relates to ``source``: a relation name, read off the graph or worded by the LM.
 
         A direct fact ``source --R--> target`` answers ``R`` ("target is the R of
-        source"). Longer paths are written out as sentences and the LM names
-        the composed relation in one word; without an LM the chain is returned
-        (``"R1 / R2"``). See :meth:`relations` for many pairs at once.
+        source"). A path of family relations is composed by
+        :func:`kgllm.reason.kinship.compose` ("mother" then "brother": "uncle"),
+        preferring the shortest all-family path. Other paths are written out as
+        sentences and the LM names the relation in one word; without an LM the
+        chain is returned (``"R1 / R2"``). See :meth:`relations` for many pairs at once.
         """
         return self.relations([(source, target, question)], max_hops=max_hops)[0]
 
@@ -160,8 +163,13 @@ class Reasoner:
         if isinstance(found, Answer):
             return RelationPlan(found.question, found.subgraph, None, None, found)
         question, sub, path = found
+        dst = sub.seeds[1]
+        kin = compose(zip((f.relation for f in path.facts), path.forward),
+                      gender_of(dst, self.store.neighbors(dst, "both")))
         if len(path.facts) == 1 and path.forward[0]:
             text = path.facts[0].relation
+        elif kin is not None:
+            text = kin
         elif self.llm is None:
             text = " / ".join(f.relation if fwd else f"inverse {f.relation}"
                               for f, fwd in zip(path.facts, path.forward))
@@ -184,10 +192,11 @@ class Reasoner:
                 return _unsupported(question or f"{target} -> {source}", sub, f"{eid!r} is not in the graph")
             sub.entities[eid] = entity
         question = question or f"How is {sub.entities[dst].name} related to {sub.entities[src].name}?"
-        paths = self.store.paths(src, dst, max_hops=max_hops, limit=10)
+        paths = self.store.paths(src, dst, max_hops=max_hops, limit=50)
         if not paths:
             return _unsupported(question, sub, f"no path links {sub.entities[src].name} and {sub.entities[dst].name}")
-        path = min(paths, key=lambda p: (len(p.facts), not all(p.forward)))
+        family = [p for p in paths if all(is_kin(f.relation) for f in p.facts)]   # read by kinship composition
+        path = min(family or paths, key=lambda p: (len(p.facts), not all(p.forward)))
         sub.paths, sub.facts = [path], list(path.facts)
         for eid in path.entities:
             sub.entities.setdefault(eid, self.store.get_entity(eid) or Entity(eid, eid))

@@ -79,14 +79,31 @@ def test_empty_question_and_bad_config_raise():
 
 def test_relation_direct_and_composed():
     store = MemoryStore()
-    store.upsert(GraphDelta(facts=[Fact("jason", "daughter", "lisa"), Fact("gabrielle", "husband", "jason")]))
+    store.upsert(GraphDelta(facts=[Fact("jason", "daughter", "lisa"), Fact("gabrielle", "husband", "jason"),
+                                   Fact("gabrielle", "works_with", "tom"), Fact("tom", "friend", "ann")]))
     r = Reasoner(store, llm=None)
     assert r.relation("jason", "lisa").text == "daughter"
-    composed = r.relation("gabrielle", "lisa")
-    assert composed.text == "husband / daughter" and len(composed.facts) == 2
+    composed = r.relation("gabrielle", "lisa")       # a husband's daughter: family identities, no LM
+    assert composed.text == "daughter" and len(composed.facts) == 2
+    assert r.relation("lisa", "jason").text == "father"            # walked backwards: the inverse
+    assert r.relation("gabrielle", "ann").text == "works_with / friend"
     assert not r.relation("gabrielle", "nobody").supported
-    worded = Reasoner(store, llm=Scripted("Lisa is her daughter.")).relation("gabrielle", "lisa")
-    assert worded.text == "daughter"
+    worded = Reasoner(store, llm=Scripted("Ann is her colleague's friend.")).relation("gabrielle", "ann")
+    assert worded.text == "colleague's"
+
+
+def test_kinship_composition_prefers_family_paths_and_needs_the_gender():
+    store = MemoryStore()
+    store.upsert(GraphDelta(facts=[
+        Fact("joel", "brother", "richard"), Fact("daniel", "son", "richard"), Fact("jamie", "husband", "daniel"),
+        Fact("jamie", "brother", "gregory"), Fact("joel", "fish_with", "gregory"),
+        Fact("laura", "son", "stephen"), Fact("stephen", "daughter", "annie"), Fact("annie", "go_with", "kim")]))
+    r = Reasoner(store, llm=None)
+    uncle = r.relation("joel", "gregory")              # the family path wins over the shorter fish_with
+    assert uncle.text == "uncle" and [f.relation for f in uncle.facts] == ["brother", "son", "husband", "brother"]
+    assert r.relation("laura", "annie").text == "granddaughter"
+    # the graph never names Laura's gender: no guess between grandfather and grandmother
+    assert r.relation("annie", "laura").text == "inverse daughter / inverse son"
 
 
 class Streaming(Scripted):
@@ -117,8 +134,8 @@ def test_relations_batch_every_prompt_into_one_llm_call():
     from kgllm.reason.reasoner import finish_relation_plans
 
     store = MemoryStore()
-    store.upsert(GraphDelta(facts=[Fact("jason", "daughter", "lisa"), Fact("gabrielle", "husband", "jason"),
-                                   Fact("gabrielle", "son", "tom")]))
+    store.upsert(GraphDelta(facts=[Fact("jason", "mentor", "lisa"), Fact("gabrielle", "boss", "jason"),
+                                   Fact("gabrielle", "coach", "tom"), Fact("jason", "daughter", "lisa")]))
 
     class Counting(Scripted):
         calls = 0

@@ -1,0 +1,148 @@
+"""Family relations composed along a path: "my mother's brother" is my uncle.
+
+Every kinship word is a chain of four basic steps, read from a person outwards: ``P`` parent,
+``C`` child, ``S`` sibling, ``W`` spouse ("uncle" = ``P S``, a parent's sibling; "son-in-law" =
+``C W``, a child's spouse) plus the gender of the person it names. A path of facts becomes one
+chain (a fact walked backwards contributes its inverse steps in reverse order), the chain is
+simplified with the usual family identities (a parent's child is a sibling, a sibling's parent
+is a parent, a spouse's child is a child, ...) and the result is named again, gendered by what
+the graph says about the target. These identities assume the conventional family the questions
+are posed about (e.g. a parent's child other than oneself is a sibling); half-relations,
+step-relations and cousins' genders are not told apart.
+
+Examples
+--------
+>>> compose([("son", True), ("daughter", True)], "female")
+'granddaughter'
+>>> compose([("brother", True), ("son", False), ("husband", False), ("brother", True)], "male")
+'uncle'
+>>> compose([("father", True), ("wife", True)], "female")
+'mother'
+>>> compose([("fish_with", True)], "male") is None
+True
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from kgllm.types import Fact
+
+__all__ = ["KIN", "compose", "gender_of", "is_kin"]
+
+# word -> (steps from the person outwards, gender of the relative it names)
+KIN: dict[str, tuple[str, str | None]] = {
+    "father": ("P", "male"), "mother": ("P", "female"), "parent": ("P", None),
+    "dad": ("P", "male"), "mom": ("P", "female"),
+    "son": ("C", "male"), "daughter": ("C", "female"), "child": ("C", None),
+    "brother": ("S", "male"), "sister": ("S", "female"), "sibling": ("S", None),
+    "husband": ("W", "male"), "wife": ("W", "female"), "spouse": ("W", None),
+    "grandfather": ("PP", "male"), "grandmother": ("PP", "female"), "grandparent": ("PP", None),
+    "grandson": ("CC", "male"), "granddaughter": ("CC", "female"), "grandchild": ("CC", None),
+    "great grandfather": ("PPP", "male"), "great grandmother": ("PPP", "female"),
+    "great grandson": ("CCC", "male"), "great granddaughter": ("CCC", "female"),
+    "uncle": ("PS", "male"), "aunt": ("PS", "female"),
+    "nephew": ("SC", "male"), "niece": ("SC", "female"),
+    "cousin": ("PSC", None),
+    "father in law": ("WP", "male"), "mother in law": ("WP", "female"),
+    "son in law": ("CW", "male"), "daughter in law": ("CW", "female"),
+    "brother in law": ("SW", "male"), "sister in law": ("SW", "female"),
+}
+
+_NAMES: dict[str, tuple[str, str]] = {}
+for _word, (_steps, _gender) in KIN.items():
+    if _gender is not None and " " not in _word.replace(" in law", "").replace("great ", ""):
+        male, female = _NAMES.get(_steps, ("", ""))
+        _NAMES[_steps] = (male or _word, female) if _gender == "male" else (male, female or _word)  # first wins
+_NAMES = {k: (m.replace(" in law", "-in-law"), f.replace(" in law", "-in-law"))
+          for k, (m, f) in _NAMES.items() if m and f}
+_NEUTRAL = {"PSC": "cousin", "SW": "sibling-in-law"}
+
+_INVERSE = {"P": "C", "C": "P", "S": "S", "W": "W"}
+
+# pairs of adjacent steps that collapse (the conventional family identities)
+_REDUCE = {
+    "PC": "S",   # a parent's child is a sibling
+    "CP": "W",   # a child's other parent is one's spouse
+    "SP": "P",   # a sibling's parent is a parent
+    "SS": "S",   # a sibling's sibling is a sibling
+    "CS": "C",   # a child's sibling is a child
+    "WC": "C",   # a spouse's child is a child
+    "PW": "P",   # a parent's spouse is a parent
+    "WW": "",    # a spouse's spouse is oneself
+}
+
+
+def _kin(relation: str) -> tuple[str, bool] | None:
+    """``(kinship word, reversed)``: ``sister_of`` (x is the sister of y) is ``sister`` read backwards."""
+    word = " ".join(relation.lower().replace("_", " ").replace("-", " ").split())
+    if word in KIN:
+        return word, False
+    if word.endswith(" of") and word[:-3] in KIN:
+        return word[:-3], True
+    return None
+
+
+def is_kin(relation: str) -> bool:
+    """Whether ``relation`` is a kinship word this module composes (``son``, ``sister_of``, ...).
+
+    >>> is_kin("Mother-in-law"), is_kin("sister_of"), is_kin("works_with")
+    (True, True, False)
+    """
+    return _kin(relation) is not None
+
+
+def gender_of(person: str, facts: Iterable[Fact]) -> str | None:
+    """The gender that the kinship words naming ``person`` agree on, or None.
+
+    ``(x, son, person)`` and ``(person, son_of, x)`` both name ``person`` a son: male.
+
+    >>> gender_of("ann", [Fact("bob", "daughter", "ann"), Fact("ann", "sister_of", "cy")])
+    'female'
+    """
+    genders = set()
+    for f in facts:
+        kin = _kin(f.relation)
+        if kin is not None and (f.subject if kin[1] else f.object) == person:
+            genders.add(KIN[kin[0]][1])
+    genders.discard(None)
+    return genders.pop() if len(genders) == 1 else None
+
+
+def _reduce(steps: str) -> str:
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(steps) - 1):
+            pair = steps[i:i + 2]
+            if pair in _REDUCE:
+                steps = steps[:i] + _REDUCE[pair] + steps[i + 2:]
+                changed = True
+                break
+    return steps
+
+
+def compose(path: Iterable[tuple[str, bool]], target_gender: str | None) -> str | None:
+    """The kinship word for the end of ``path`` seen from its start, or None.
+
+    ``path``: ``(relation, forward)`` per fact, from the source person to the target; a fact
+    ``(x, r, y)`` reads "y is the r of x" and is *forward* when the path goes from x to y.
+    None when a relation is not a kinship word, the chain names no known relation, or the
+    target's gender is needed and unknown.
+    """
+    steps = ""
+    for relation, forward in path:
+        kin = _kin(relation)
+        if kin is None:
+            return None
+        word, backwards = kin
+        forward = forward != backwards
+        chain = KIN[word][0]
+        steps += chain if forward else "".join(_INVERSE[s] for s in reversed(chain))
+    steps = _reduce(steps)
+    if steps in _NEUTRAL and steps not in _NAMES:
+        return _NEUTRAL[steps]
+    if steps not in _NAMES or target_gender not in ("male", "female"):
+        return None
+    male, female = _NAMES[steps]
+    return male if target_gender == "male" else female
