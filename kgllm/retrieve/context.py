@@ -26,12 +26,15 @@ __all__ = ["build_context", "count_tokens_default"]
 
 
 def count_tokens_default(text: str) -> int:
-    """Rough token count: whitespace words times 1.3, rounded up.
+    """Rough token count: whitespace words times 1.3, or characters over 3 when that is more
+    (identifiers such as ``alexander_iii_of_russia`` are one word but many tokens), rounded up.
 
     >>> count_tokens_default("[1] a --r--> b")
     6
+    >>> count_tokens_default("[1] alexander_iii_of_russia --parents--> maria_feodorovna")
+    19
     """
-    return math.ceil(len(text.split()) * 1.3)
+    return math.ceil(max(len(text.split()) * 1.3, len(text) / 3))
 
 
 def _ordered_facts(subgraph: Subgraph) -> list[Fact]:

@@ -88,7 +88,7 @@ def test_serve_llm_and_ask_over_http_equals_local_engine(tmp_path, shared_data):
     question = "In which country was Ada Lindqvist born?"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen([sys.executable, "-m", "kgllm.cli", "serve-llm", "--port", "0",
-                               "--kv-budget-mb", "64"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               "--kv-budget-mb", "128"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=env, cwd=ROOT)
     try:
         ready, _, _ = select.select([server.stdout], [], [], 300)

@@ -156,7 +156,7 @@ def test_context_numbers_facts_best_paths_first_and_respects_budget(retriever):
     assert lines[0] == "[1] alice_moreau --parents--> bernard_moreau"
     assert lines[1] == "[2] bernard_moreau --place_of_birth--> lyon"
     assert len(lines) == len(facts) == len({f.id for f in sub.facts} | {f.id for p in sub.paths for f in p.facts})
-    short, few = build_context(sub, max_tokens=12)
+    short, few = build_context(sub, max_tokens=16)
     assert short.splitlines() == lines[:len(few)] and 1 <= len(few) < len(facts)
     none, nothing = build_context(sub, max_tokens=0)
     assert none == "" and nothing == []
