@@ -412,9 +412,8 @@ def eval_textgraph(
     from kgllm.eval.textgraph import evaluate_textgraph
 
     def go() -> dict[str, Any]:
-        llm = _llm(no_llm, model, llm_url, llm_name, llm_key)
-        return evaluate_textgraph(file, limit=limit, use_llm=llm is not None, progress=err.is_terminal,
-                                  **({"llm": llm} if llm is not None else {}))
+        return evaluate_textgraph(file, limit=limit, progress=err.is_terminal,
+                                  llm=_llm(no_llm, model, llm_url, llm_name, llm_key))
 
     result = _run(go)
     _report(f"textgraph: {file.name}", result, as_json)

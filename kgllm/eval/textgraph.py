@@ -38,12 +38,13 @@ def _validate(path: os.PathLike[str] | str, lineno: int, obj: dict[str, Any]) ->
         raise InputError(f"{path}:{lineno}: expected 'triples' as a list of [subject, relation, object]")
 
 
-def evaluate_textgraph(path: os.PathLike[str] | str, limit: int | None = None, use_llm: bool = True,
-                       progress: bool = False, llm: Generator | str = "auto") -> dict[str, Any]:
+def evaluate_textgraph(path: os.PathLike[str] | str, limit: int | None = None, progress: bool = False,
+                       llm: Generator | str | None = "auto") -> dict[str, Any]:
     """Accuracy of relation answers and extraction P/R/F1 over a textgraph JSONL file.
 
     Graphs are built story by story; the LM prompts of all stories then run through ``llm``
-    (default: the local batched engine; or an OpenAI-compatible server URL) in one batch.
+    (default: the local batched engine; or an OpenAI-compatible server URL; ``None``: answer from
+    the graph alone) in one batch.
     Returns ``{"n", "accuracy", "extraction": {"strict": {...}, "relaxed": {...}}}``.
     """
     items = []
@@ -52,7 +53,7 @@ def evaluate_textgraph(path: os.PathLike[str] | str, limit: int | None = None, u
         items.append((lineno, obj))
         if limit is not None and len(items) >= limit:
             break
-    model = resolve_llm(llm) if use_llm else None
+    model = resolve_llm(llm)
     plans: list[tuple[RelationPlan, dict[str, Any]]] = []
     counts: dict[str, list[int]] = {"strict": [0, 0, 0], "relaxed": [0, 0, 0]}
     for lineno, obj in track_progress(items, "stories", enabled=progress):

@@ -49,14 +49,13 @@ KIN: dict[str, tuple[str, str | None]] = {
     "brother in law": ("SW", "male"), "sister in law": ("SW", "female"),
 }
 
-_NAMES: dict[str, tuple[str, str]] = {}
+_NAMES: dict[str, tuple[str, str]] = {}   # steps -> (male word, female word); the first word listed wins
 for _word, (_steps, _gender) in KIN.items():
-    if _gender is not None and " " not in _word.replace(" in law", "").replace("great ", ""):
-        male, female = _NAMES.get(_steps, ("", ""))
-        _NAMES[_steps] = (male or _word, female) if _gender == "male" else (male, female or _word)  # first wins
-_NAMES = {k: (m.replace(" in law", "-in-law"), f.replace(" in law", "-in-law"))
-          for k, (m, f) in _NAMES.items() if m and f}
-_NEUTRAL = {"PSC": "cousin", "SW": "sibling-in-law"}
+    if _gender is not None:
+        _male, _female = _NAMES.get(_steps, ("", ""))
+        _name = _word.replace(" in law", "-in-law")
+        _NAMES[_steps] = (_male or _name, _female) if _gender == "male" else (_male, _female or _name)
+_NEUTRAL = {"PSC": "cousin"}   # named the same for either gender
 
 _INVERSE = {"P": "C", "C": "P", "S": "S", "W": "W"}
 
@@ -140,7 +139,7 @@ def compose(path: Iterable[tuple[str, bool]], target_gender: str | None) -> str 
         chain = KIN[word][0]
         steps += chain if forward else "".join(_INVERSE[s] for s in reversed(chain))
     steps = _reduce(steps)
-    if steps in _NEUTRAL and steps not in _NAMES:
+    if steps in _NEUTRAL:
         return _NEUTRAL[steps]
     if steps not in _NAMES or target_gender not in ("male", "female"):
         return None

@@ -168,11 +168,10 @@ class Reasoner:
             return RelationPlan(found.question, found.subgraph, None, None, found)
         question, sub, path = found
         dst = sub.seeds[1]
-        kin = compose(zip((f.relation for f in path.facts), path.forward),
-                      gender_of(dst, self.store.neighbors(dst, "both")))
         if len(path.facts) == 1 and path.forward[0]:
             text = path.facts[0].relation
-        elif kin is not None:
+        elif (kin := compose(zip((f.relation for f in path.facts), path.forward),
+                             gender_of(dst, self.store.neighbors(dst, "both")))) is not None:
             text = kin
         elif self.llm is None:
             text = " / ".join(f.relation if fwd else f"inverse {f.relation}"
