@@ -29,7 +29,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 from kgllm.engine.engine import Engine  # noqa: E402
-from kgllm.engine.models import load_hf_model, pick_device  # noqa: E402
+from kgllm.engine.loading import load_hf_model, pick_device  # noqa: E402
 from kgllm.engine.params import SamplingParams  # noqa: E402
 
 FACTS = " ".join(f"Fact {i}: entity E{i} is related to entity E{i * 7 % 50} by relation R{i % 9}." for i in range(15))

@@ -22,7 +22,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def lm():
     """The real bundled SmolLM2 model, loaded once for the whole session."""
-    from kgllm.reason.llm import LocalLM
+    from kgllm.lm import LocalLM
 
     model = LocalLM(threads=2)
     model.chat([[{"role": "user", "content": "Say hi."}]], max_new_tokens=2)  # load now, once

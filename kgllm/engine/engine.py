@@ -9,6 +9,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Iterator, Sequence as Seq
 
@@ -16,11 +17,22 @@ from kgllm.engine.kv_cache import BlockManager, num_blocks_for_budget
 from kgllm.engine.params import SamplingParams
 from kgllm.engine.scheduler import Scheduler
 from kgllm.engine.sequence import Output, Sequence
-from kgllm.errors import ConfigError, InputError
+from kgllm.errors import ConfigError, GenerationError, InputError
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "StepError"]
 
 Prompt = str | Seq[int]
+
+
+class StepError(GenerationError):
+    """A model step failed: its requests (``request_ids``) were aborted and their KV blocks freed.
+
+    The engine stays usable: other requests keep their state and later steps run normally.
+    """
+
+    def __init__(self, message: str, request_ids: list[str]) -> None:
+        super().__init__(message)
+        self.request_ids = request_ids
 
 
 class Engine:
@@ -64,7 +76,7 @@ class Engine:
         ``device="auto"`` picks cuda, mps, then cpu; ``dtype`` defaults to float32 on CPU and
         bfloat16 on GPU (one of ``"float32"``, ``"bfloat16"``, ``"float16"``).
         """
-        from kgllm.engine.models import load_hf_model, pick_device
+        from kgllm.engine.loading import load_hf_model, pick_device
 
         device = pick_device(device)
         dtype = dtype or ("float32" if device == "cpu" else "bfloat16")
@@ -110,16 +122,26 @@ class Engine:
         return seq.request_id
 
     def abort(self, request_id: str) -> None:
+        """Drop a request (queued, running or finished): its KV blocks are freed, its outputs discarded."""
         seq = self._seqs.pop(request_id, None)
         if seq is not None and not seq.is_finished:
             self.scheduler.finish(seq, "abort")
+        if any(o.request_id == request_id for o in self._pending):
+            self._pending = [o for o in self._pending if o.request_id != request_id]
 
     def has_unfinished(self) -> bool:
         return self.scheduler.has_unfinished()
 
     # -------------------------------------------------------------------- step
     def step(self) -> list[Output]:
-        """Run one batch; outputs of every request that got a new token (or finished)."""
+        """Run one batch; outputs of every request that got a new token (or finished).
+
+        Raises
+        ------
+        StepError
+            The model failed on this batch; the batch's requests were aborted (nothing of them stays
+            scheduled) and are listed in ``request_ids``.
+        """
         out, self._pending = self._pending, []
         return out + self._step()
 
@@ -127,10 +149,19 @@ class Engine:
         batch = self.scheduler.schedule()
         if not batch:
             return []
-        tokens = self.runner.run(batch)
-        self.scheduler.advance(batch)
-        sampled = [s for s, f in zip(batch.seqs, batch.sample) if f]
-        return [self._postprocess(seq, tok) for seq, tok in zip(sampled, tokens)]
+        try:
+            tokens = self.runner.run(batch)
+            self.scheduler.advance(batch)
+            sampled = [s for s, f in zip(batch.seqs, batch.sample) if f]
+            return [self._postprocess(seq, tok) for seq, tok in zip(sampled, tokens)]
+        except BaseException as exc:   # Ctrl-C too: a half-run batch must not stay scheduled
+            ids = [seq.request_id for seq in batch.seqs]
+            for rid in ids:              # those finished earlier in this step lose their output too
+                self.abort(rid)
+            if not isinstance(exc, Exception):
+                raise
+            raise StepError(f"model step failed on {len(ids)} request(s) ({type(exc).__name__}: {exc}); "
+                            f"they were aborted", ids) from exc
 
     def _postprocess(self, seq: Sequence, token: int) -> Output:
         p = seq.params
@@ -176,24 +207,39 @@ class Engine:
     # ------------------------------------------------------------- front ends
     def generate(self, prompts: Seq[Prompt], params: SamplingParams | Seq[SamplingParams] | None = None
                  ) -> list[Output]:
-        """Run prompts to completion (all batched together); outputs in prompt order."""
+        """Run prompts to completion (all batched together); outputs in prompt order.
+
+        On any exception (or Ctrl-C) every request of the call is aborted and its KV blocks freed.
+        """
+        results: list[Output] = [None] * len(prompts)    # type: ignore[list-item]
+        with contextlib.closing(self.as_completed(prompts, params)) as finished:
+            for i, out in finished:
+                results[i] = out
+        return results
+
+    def as_completed(self, prompts: Seq[Prompt], params: SamplingParams | Seq[SamplingParams] | None = None
+                     ) -> Iterator[tuple[int, Output]]:
+        """``(prompt index, finished Output)`` pairs, in the order the requests finish.
+
+        Closing the iterator early (or an exception inside it) aborts the requests still running.
+        """
         plist = list(params) if isinstance(params, (list, tuple)) else [params] * len(prompts)
         if len(plist) != len(prompts):
             raise ConfigError(f"{len(prompts)} prompts but {len(plist)} sampling params")
-        ids = []
+        ids: list[str] = []
         try:
             for prompt, p in zip(prompts, plist):
                 ids.append(self.add_request(prompt, p))
-        except Exception:
+            index = {rid: i for i, rid in enumerate(ids)}
+            left = set(ids)
+            while left:
+                for out in self._outputs_for(left):
+                    if out.finished:
+                        left.discard(out.request_id)
+                        yield index[out.request_id], out
+        finally:
             for rid in ids:
                 self.abort(rid)
-            raise
-        want, done = set(ids), {}
-        while want - done.keys():
-            for out in self._outputs_for(want):
-                if out.finished:
-                    done[out.request_id] = out
-        return [done[rid] for rid in ids]
 
     def stream(self, prompt: Prompt, params: SamplingParams | None = None) -> Iterator[str]:
         """Text deltas of one request as they are generated (other requests keep running)."""

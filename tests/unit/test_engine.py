@@ -38,7 +38,7 @@ PROMPTS = [_chat(FACTS + q) for q in QUESTIONS] + OTHERS + [OTHERS[0] * 6]
 def hf():
     import torch
 
-    from kgllm.engine.models import load_hf_model
+    from kgllm.engine.loading import load_hf_model
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)   # tiny matmuls: one thread is faster, and far faster on a shared machine
@@ -189,7 +189,7 @@ def test_seed_reproducibility(hf):
 
 
 def test_local_lm_chat_matches_transformers(hf):
-    from kgllm.reason.llm import LocalLM
+    from kgllm.lm import LocalLM
 
     model, tok = hf
     lm = LocalLM()

@@ -13,11 +13,9 @@ import os
 from pathlib import Path
 
 from kgllm.errors import ConfigError, GenerationError
-from kgllm.models import package_dir
+from kgllm.resources import BUNDLED_GGUF, package_dir
 
-__all__ = ["BUNDLED_GGUF", "resolve_model_path", "load_hf_model", "pick_device"]
-
-BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+__all__ = ["resolve_model_path", "load_hf_model", "pick_device"]
 
 
 def resolve_model_path(path: str | os.PathLike[str] | None) -> tuple[str, str | None]:

