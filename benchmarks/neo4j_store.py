@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.uri:
             uri, auth = args.uri, ((args.user, args.password) if args.password else None)
         else:
-            from kgllm.testing import Neo4jServer
+            from kgllm.neo4j_server import Neo4jServer
 
             print("starting a local Neo4j server ...", file=sys.stderr)
             server = stack.enter_context(Neo4jServer())

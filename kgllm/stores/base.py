@@ -70,6 +70,15 @@ class GraphStore(Protocol):
 
     def stats(self) -> dict[str, int]: ...
 
+    def revision(self) -> int | str:
+        """A token that changes whenever the store's content changes (and not on reads).
+
+        Writes that change nothing (re-applying a delta) leave it as it is; a
+        store shared between processes counts every process's writes. Caches of
+        derived data (the entity linker's index) compare it to rebuild lazily.
+        """
+        ...
+
     def query(self, cypher: str, params: dict[str, Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Run a read-only Cypher query and return rows as dicts."""
         ...

@@ -1,6 +1,6 @@
 """Fixtures of the store conformance suite: one real Neo4j server per session, a fresh store per test.
 
-The Neo4j server is the Maven project in ``graphs/neo4j-server`` (see :mod:`kgllm.testing`).
+The Neo4j server is the Maven project in ``graphs/neo4j-server`` (see :mod:`kgllm.neo4j_server`).
 Without Java or Maven the Neo4j half of the suite is skipped on a developer machine,
 but fails loudly in CI (``CI=true``), where it must run.
 """
@@ -21,10 +21,17 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test that needs the Neo4j server (the JVM) is ``slow``: ``-m "not slow"`` runs the memory half."""
+    for item in items:
+        if "neo4j_server" in getattr(item, "fixturenames", ()) or "[neo4j" in item.nodeid:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def neo4j_server():
     """A Neo4j server started once for the session (port chosen free, data in a temporary folder)."""
-    from kgllm.testing import Neo4jServer
+    from kgllm.neo4j_server import Neo4jServer
 
     server = Neo4jServer()
     try:

@@ -1,4 +1,5 @@
-"""Neo4j-only behaviour: a crash during a bulk load, restart and resume; migration; the server helpers."""
+"""Neo4j-only behaviour: a crash during a bulk load, restart and resume; migration; the server helpers;
+the revision shared between connections; READ transactions behind the read-only check."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def test_kill_during_bulk_load_then_restart_and_resume(neo4j_server, neo4j_store
 
 def test_lost_server_raises_store_error_naming_uri():
     from kgllm.stores.neo4j import Neo4jStore
-    from kgllm.testing import free_port
+    from kgllm.neo4j_server import free_port
 
     uri = f"bolt://127.0.0.1:{free_port()}"
     with pytest.raises(StoreError, match=uri.replace(".", r"\.")):
@@ -117,21 +118,23 @@ def test_migrate_memory_neo4j_memory_roundtrip(tmp_path, neo4j_store):
 
 
 def test_stop_background_and_missing_tools(tmp_path, monkeypatch):
-    from kgllm import testing
+    from kgllm import neo4j_server as launcher
 
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    (tmp_path / testing.PID_FILE).write_text(f"{proc.pid} 7687\n")
-    assert testing.background_status(tmp_path) == (proc.pid, "bolt://127.0.0.1:7687")
-    assert testing.stop_background(tmp_path, timeout=10) is True
-    assert proc.wait(5) is not None
-    assert not (tmp_path / testing.PID_FILE).exists()
-    assert testing.stop_background(tmp_path) is False and testing.background_status(tmp_path) is None
+    (tmp_path / launcher.PID_FILE).write_text(f"{proc.pid} 7687\n")
+    assert launcher.background_status(tmp_path) == (proc.pid, "bolt://127.0.0.1:7687")
+    assert launcher.stop_background(tmp_path, timeout=10) is True
+    proc.wait(5)
+    with pytest.raises(ProcessLookupError):  # gone (stop_background reaped it)
+        os.kill(proc.pid, 0)
+    assert not (tmp_path / launcher.PID_FILE).exists()
+    assert launcher.stop_background(tmp_path) is False and launcher.background_status(tmp_path) is None
 
     monkeypatch.setenv("PATH", str(tmp_path))  # neither java nor mvn
     with pytest.raises(ConfigError, match="java"):
-        testing.build_server()
+        launcher.build_server()
     with pytest.raises(ConfigError, match="mvn"):
-        testing.start_background(tmp_path / "db")
+        launcher.start_background(tmp_path / "db")
 
 
 def test_server_ready_and_clean_stop(neo4j_server):
@@ -141,3 +144,28 @@ def test_server_ready_and_clean_stop(neo4j_server):
     assert os.path.isdir(neo4j_server.data_dir)
     t = time.monotonic()
     assert neo4j_server.uri.startswith("bolt://127.0.0.1:") and time.monotonic() - t < 1
+
+
+def test_revision_counts_writes_of_other_connections(neo4j_server, neo4j_store):
+    from kgllm.stores.neo4j import Neo4jStore
+
+    neo4j_store.clear()
+    before = neo4j_store.revision()
+    with Neo4jStore.connect(neo4j_server.uri, auth=neo4j_server.auth, retry_timeout=5.0) as other:
+        other.upsert(GraphDelta(facts=[Fact("ada lindqvist", "born_in", "tromso", provenance=(Provenance("d1"),))]))
+        assert other.revision() == neo4j_store.revision() != before
+    after = neo4j_store.revision()
+    neo4j_store.clear()
+    assert neo4j_store.revision() != after
+
+
+def test_query_runs_in_a_read_transaction_even_past_the_guard(neo4j_store, monkeypatch):
+    from kgllm.stores.neo4j import cypher
+
+    neo4j_store.clear()
+    neo4j_store.upsert(TWO_CURIES)
+    before = (snapshot(neo4j_store), neo4j_store.revision())
+    monkeypatch.setattr(cypher, "check_read_only", lambda query: None)  # as if the guard missed a write
+    with pytest.raises(InputError, match="Cypher query failed"):
+        neo4j_store.query('MATCH (a) SET a.name = "overwritten"')
+    assert (snapshot(neo4j_store), neo4j_store.revision()) == before

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from pathlib import Path as FilePath
 
 import pytest
 
@@ -78,8 +77,7 @@ def test_upsert_same_fact_same_source_stored_once():
     assert first == UpsertResult(entities_added=2, facts_added=1, provenance_added=1, merges_applied=0)
     again = store.upsert(GraphDelta(facts=[f]))
     assert again == UpsertResult()  # idempotent: zeros
-    stored = store.get_fact(f.id)
-    assert stored is not None and len(stored.provenance) == 1
+    assert store.get_fact(f.id) == f
     assert store.stats()["facts"] == 1 and store.stats()["provenances"] == 1
 
 
@@ -98,8 +96,8 @@ def test_upsert_duplicate_provenance_within_one_fact_and_delta():
     store = MemoryStore()
     p = prov("d1")
     result = store.upsert(GraphDelta(facts=[fact("a", "r", "b", p, p), fact("a", "r", "b", p)]))
-    assert result.facts_added == 1 and result.provenance_added == 1
-    assert len(store.get_fact(fact("a", "r", "b").id).provenance) == 1
+    assert result == UpsertResult(2, 1, 1, 0)
+    assert store.get_fact(fact("a", "r", "b").id).provenance == (p,)
 
 
 def test_provenance_identity_ignores_sentence_but_not_span():
@@ -158,8 +156,7 @@ def test_find_entities_by_name_alias_and_words(curie):
     assert [e.id for e in curie.find_entities("Marie Curie")][0] == "marie curie"
     assert [e.id for e in curie.find_entities("  marie   CURIE ")][0] == "marie curie"
     assert curie.find_entities("Maria Sklodowska")[0].id == "marie curie"  # alias, exact
-    words = [e.id for e in curie.find_entities("Curie")]
-    assert set(words) == {"marie curie", "pierre curie"}  # by words
+    assert [e.id for e in curie.find_entities("Curie")] == ["marie curie", "pierre curie"]  # by words
     assert curie.find_entities("Pierre")[0].id == "pierre curie"
     assert curie.find_entities("Sklodowska")[0].id == "marie curie"  # word of an alias
     assert curie.find_entities("Atlantis") == []
@@ -168,17 +165,15 @@ def test_find_entities_by_name_alias_and_words(curie):
 
 def test_find_entities_exact_match_first_and_limit(curie):
     curie.upsert(GraphDelta(entities=[Entity("curie", "Curie")]))
-    found = [e.id for e in curie.find_entities("Curie")]
-    assert found[0] == "curie"
-    assert set(found[1:]) == {"marie curie", "pierre curie"}
-    assert len(curie.find_entities("Curie", limit=2)) == 2
+    assert [e.id for e in curie.find_entities("Curie")] == ["curie", "marie curie", "pierre curie"]
+    assert [e.id for e in curie.find_entities("Curie", limit=2)] == ["curie", "marie curie"]
     assert [e.id for e in curie.find_entities("Curie", limit=1)] == ["curie"]
 
 
 def test_find_entities_better_word_overlap_first():
     store = MemoryStore()
-    store.upsert(GraphDelta(entities=[Entity("new york city", "New York City"), Entity("york", "York")]))
-    assert [e.id for e in store.find_entities("York minster")] == ["york", "new york city"]
+    store.upsert(GraphDelta(entities=[Entity("harrow vale junction", "Harrow Vale Junction"), Entity("vale", "Vale")]))
+    assert [e.id for e in store.find_entities("Vale crossing")] == ["vale", "harrow vale junction"]
 
 
 # ---------------------------------------------------------------- neighbors
@@ -197,7 +192,7 @@ def test_neighbors_self_loop_counted_once():
     store.upsert(GraphDelta(facts=[fact("narcissus", "loves", "narcissus", prov("d")), fact("echo", "loves", "narcissus", prov("d"))]))
     assert lines(store.neighbors("narcissus", "both")) == ["echo --loves--> narcissus", "narcissus --loves--> narcissus"]
     assert lines(store.neighbors("narcissus", "out")) == ["narcissus --loves--> narcissus"]
-    assert len(store.neighbors("narcissus", "in")) == 2
+    assert lines(store.neighbors("narcissus", "in")) == ["echo --loves--> narcissus", "narcissus --loves--> narcissus"]
 
 
 def test_neighbors_return_provenance(curie):
@@ -220,14 +215,14 @@ def test_subgraph_k_hops(curie):
         "warsaw --capital_of--> poland",
     ]
     three = curie.subgraph(["warsaw"], hops=3)
-    assert len(three) == 6 and set(three.entities) == {"warsaw", "marie curie", "poland", "france", "pierre curie", "paris"}
-    assert all(isinstance(e, Entity) for e in three.entities.values())
+    assert lines(three.facts) == lines(curie.facts())
+    assert three.entities == {e.id: e for e in curie.entities()}
 
 
 def test_subgraph_limit_and_seeds(curie):
     sub = curie.subgraph(["warsaw"], hops=3, limit=2)
-    assert len(sub.facts) == 2
-    assert {f.id for f in sub.facts} == sub.fact_ids() and len(sub.fact_ids()) == 2
+    assert lines(sub.facts) == ["marie curie --born_in--> warsaw", "warsaw --capital_of--> poland"]
+    assert sub.fact_ids() == {f.id for f in sub.facts}
     both = curie.subgraph(["poland", "paris", "poland", "atlantis"], hops=1)
     assert both.seeds == ["poland", "paris"]
     assert lines(both.facts) == [
@@ -240,9 +235,7 @@ def test_subgraph_limit_and_seeds(curie):
 
 # ------------------------------------------------------------------- paths
 def test_paths_two_and_three_hops_both_directions(curie):
-    two = curie.paths("warsaw", "france", max_hops=2)
-    assert len(two) == 1
-    (p,) = two
+    (p,) = curie.paths("warsaw", "france", max_hops=2)
     assert p.entities == ("warsaw", "marie curie", "france")
     assert p.relations == ("born_in", "citizen_of")
     assert p.forward == (False, True)  # born_in walked against its direction
@@ -264,20 +257,15 @@ def test_paths_three_hops_shortest_first_and_simple():
         fact("d", "r4", "a", prov("d")),  # a square: a-b-c-d-a
         fact("b", "r5", "b", prov("d")),  # self-loop must not make a path non-simple
     ]))
-    ps = store.paths("a", "c", max_hops=3)
-    assert [p.entities for p in ps] in (
-        [("a", "b", "c"), ("a", "d", "c")],
-        [("a", "d", "c"), ("a", "b", "c")],
-    )
+    assert [p.entities for p in store.paths("a", "c", max_hops=3)] == [("a", "b", "c"), ("a", "d", "c")]
     ps = store.paths("a", "d", max_hops=3)
     assert [len(p.facts) for p in ps] == [1, 3]
     assert ps[0].forward == (False,) and ps[1].entities == ("a", "b", "c", "d")
     for p in store.paths("a", "c", max_hops=5):
         assert len(set(p.entities)) == len(p.entities)  # simple
         assert len(p.entities) == len(p.facts) + 1
-    lengths = [len(p.facts) for p in store.paths("b", "d", max_hops=5)]
-    assert lengths == sorted(lengths)
-    assert len(store.paths("a", "c", max_hops=3, limit=1)) == 1
+    assert [p.entities for p in store.paths("b", "d", max_hops=5)] == [("b", "c", "d"), ("b", "a", "d")]
+    assert [p.entities for p in store.paths("a", "c", max_hops=3, limit=1)] == [("a", "b", "c")]
     assert store.paths("a", "c", max_hops=1) == []
     assert store.paths("a", "zzz") == [] and store.paths("zzz", "a") == []
 
@@ -298,7 +286,8 @@ def test_retract_document(curie):
     assert kept.provenance == (prov("geo", 0),)  # only its other provenance
     # Orphans (entities whose facts all went) are removed, the rest stay.
     assert curie.get_entity("marie curie") is None and curie.get_entity("pierre curie") is None
-    assert curie.get_entity("warsaw") is not None and curie.get_entity("paris") is not None
+    assert curie.get_entity("warsaw") == Entity("warsaw", "Warsaw", "GPE")
+    assert curie.get_entity("paris") == Entity("paris", "Paris", "GPE")
     assert curie.find_entities("Maria Sklodowska") == []  # alias index cleaned too
     assert curie.stats()["documents"] == 1
     assert curie.retract_document("bio") == 0
@@ -389,8 +378,7 @@ def test_unmerge_restores_original_node_and_facts_exactly(two_curies):
     assert two_curies.unmerge("m. curie") is False
     assert two_curies.unmerge("never merged") is False
     assert two_curies.find_entities("Madame Curie")[0].id == "m. curie"
-    assert {e.id for e in two_curies.find_entities("Curie")} >= {"marie curie", "m. curie"}
-    assert two_curies.find_entities("Curie")[0].id in {"marie curie", "m. curie"}
+    assert [e.id for e in two_curies.find_entities("Curie")] == ["m. curie", "marie curie"]
 
 
 def test_unmerge_keeps_facts_added_after_merge(two_curies):
@@ -398,7 +386,7 @@ def test_unmerge_keeps_facts_added_after_merge(two_curies):
     two_curies.upsert(GraphDelta(facts=[fact("marie curie", "won", "nobel prize", prov("d9"))]))
     two_curies.unmerge("m. curie")
     won = two_curies.get_fact(fact("marie curie", "won", "nobel prize").id)
-    assert won is not None and [p.doc_id for p in won.provenance] == ["d9"]
+    assert [p.doc_id for p in won.provenance] == ["d9"]
     assert two_curies.get_fact(fact("m. curie", "won", "nobel prize").id).provenance == (prov("d2", 1),)
 
 
@@ -486,7 +474,9 @@ def test_save_load_roundtrip(tmp_path, two_curies, name):
     # unmerge works after load, identically to the original store
     assert loaded.unmerge("m. curie") and two_curies.unmerge("m. curie")
     assert canonical_state(loaded) == canonical_state(two_curies)
-    assert loaded.get_fact(fact("m. curie", "visited", "zürich").id) is not None
+    visited = fact("m. curie", "visited", "zürich")
+    assert loaded.get_fact(visited.id) == two_curies.get_fact(visited.id) == visited.with_provenance(
+        [prov("d7", 3, 4, 20, "llm", 'She said "ja" — 😀')])
 
 
 def test_save_is_deterministic_and_overwrites(tmp_path, curie):
@@ -516,6 +506,34 @@ def test_atomic_save_failure_leaves_old_file(tmp_path, curie, monkeypatch):
     assert path.read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.json"]  # no temp file left
     assert MemoryStore.load(path).stats()["facts"] == 6
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_saved_file_mode_follows_umask(tmp_path, curie, umask, mode):
+    old = os.umask(umask)
+    try:
+        curie.save(tmp_path / "g.json.gz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "g.json.gz").stat().st_mode & 0o777 == mode
+
+
+def test_save_over_existing_file_keeps_its_mode(tmp_path, curie):
+    path = tmp_path / "g.json"
+    curie.save(path)
+    path.chmod(0o640)
+    curie.save(path)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_revision_counts_loads(tmp_path, curie):
+    assert MemoryStore().revision() == 0
+    MemoryStore().save(tmp_path / "empty.json")
+    assert MemoryStore.load(tmp_path / "empty.json").revision() != 0  # a load is a write, even of nothing
+    curie.save(tmp_path / "g.json")
+    loaded = MemoryStore.load(tmp_path / "g.json")
+    revision = loaded.revision()
+    assert loaded.stats() == curie.stats() and loaded.revision() == revision
 
 
 def test_load_missing_file(tmp_path):
@@ -628,7 +646,8 @@ def test_query_other_supported_clauses(cy):
     assert rows == [{"a.type": "PERSON"}]
     rows = cy.query('MATCH (a) WHERE a.id IN ["paris", "poland", "nowhere"] RETURN a.id')
     assert sorted(r["a.id"] for r in rows) == ["paris", "poland"]
-    assert len(cy.query("MATCH (a) RETURN a.id", limit=3)) == 3
+    assert cy.query("MATCH (a) RETURN a.id", limit=3) == [{"a.id": "marie curie"}, {"a.id": "pierre curie"},
+                                                         {"a.id": "warsaw"}]
 
 
 def test_query_single_quoted_strings(cy):
@@ -665,7 +684,8 @@ def test_query_param_numbers_bools_and_errors(cy):
 
 def test_query_dollar_inside_string_literal_is_text(cy):
     assert cy.query('MATCH (a) WHERE a.name == "Cost $x" RETURN a.id') == [{"a.id": "cost $x"}]
-    assert cy.query('MATCH (a) WHERE a.name == $n OR a.name == "Cost $x" RETURN a.id', {"n": "Paris"}) != []
+    rows = cy.query('MATCH (a) WHERE a.name == $n OR a.name == "Cost $x" RETURN a.id', {"n": "Paris"})
+    assert rows_sorted(rows) == [{"a.id": "cost $x"}, {"a.id": "paris"}]
 
 
 @pytest.mark.parametrize("cypher", [
@@ -675,7 +695,7 @@ def test_query_dollar_inside_string_literal_is_text(cy):
     "MATCH (a) DELETE a",
     "MATCH (a) DETACH DELETE a",
     "match (a) remove a.name",
-    "CALL db.labels()",
+    'CALL db.createLabel("Spy")',
     'LOAD CSV FROM "file:///etc/passwd" AS line RETURN line',
 ])
 def test_query_write_clauses_rejected(cy, cypher):

@@ -1,0 +1,22 @@
+"""In-memory graph store on a networkx ``MultiDiGraph``: the embedded default.
+
+* :mod:`~kgllm.stores.memory.graph`: the data (graph, merge records, name index);
+* :mod:`~kgllm.stores.memory.store`: :class:`MemoryStore`, writes and reads;
+* :mod:`~kgllm.stores.memory.query`: read-only Cypher through ``grand-cypher``;
+* :mod:`~kgllm.stores.memory.persist`: the graph file (save, load).
+
+Examples
+--------
+>>> from kgllm.stores.memory import MemoryStore
+>>> from kgllm.types import Fact, GraphDelta, Provenance
+>>> store = MemoryStore()
+>>> store.upsert(GraphDelta(facts=[Fact("ada lindqvist", "born_in", "tromso", provenance=(Provenance("d1"),))]))
+UpsertResult(entities_added=2, facts_added=1, provenance_added=1, merges_applied=0)
+>>> [f.as_line() for f in store.neighbors("tromso")]
+['ada lindqvist --born_in--> tromso']
+"""
+
+from kgllm.stores.delta import FORMAT_NAME, FORMAT_VERSION
+from kgllm.stores.memory.store import MemoryStore
+
+__all__ = ["MemoryStore", "FORMAT_NAME", "FORMAT_VERSION"]

@@ -1,0 +1,29 @@
+"""The :class:`Neo4jStore` class, assembled from its reads, writes and queries."""
+
+from __future__ import annotations
+
+from kgllm.stores.neo4j.cypher import Queries
+from kgllm.stores.neo4j.reads import Reads
+from kgllm.stores.neo4j.writes import Writes
+
+__all__ = ["Neo4jStore"]
+
+
+class Neo4jStore(Reads, Writes, Queries):
+    """A :class:`~kgllm.stores.base.GraphStore` on a Neo4j 5 server, over Bolt.
+
+    Behaves like :class:`~kgllm.stores.memory.MemoryStore` (upsert idempotency,
+    provenance merging, merges with undo, retraction, searches, traversals,
+    statistics, read-only Cypher). Orders that the memory store leaves to
+    insertion order (``entities()``, ``facts()``, ``neighbors()``) are unspecified here.
+    Make one with :meth:`connect` (the constructor does no I/O); see
+    :class:`~kgllm.stores.neo4j.connection.Connection` for the parameters.
+
+    Examples
+    --------
+    Needs a server (``kgllm neo4j start``), so not run here::
+
+        store = Neo4jStore.connect("bolt://127.0.0.1:7687", auth=("neo4j", "secret-pw"))
+        store.upsert(delta)
+        store.close()
+    """
