@@ -1,5 +1,11 @@
 """Load documents (text files, folders, JSONL) and knowledge bases (TSV).
 
+Document ids are stable and unique: a text file given by path gets that path
+(POSIX form, folders included: ``notes/2024/a.txt``), a file found in a folder
+its path inside that folder, a JSONL line its ``id`` field or else
+``<file id>:<line>``. :func:`load_sources` refuses two documents with one id,
+so retracting a document never removes another.
+
 Every error names the file and, for line formats, the line and what was expected.
 
 Examples
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -61,12 +68,20 @@ def _read_utf8(path: Path) -> str:
 
 
 def load_text_file(path: str | os.PathLike[str], doc_id: str | None = None) -> Document:
-    """Read one UTF-8 text file as a document (id: the file name unless given)."""
+    """Read one UTF-8 text file as a document (id: the path as given, POSIX form, unless ``doc_id`` is given).
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> (folder / "2024").mkdir()
+    >>> _ = (folder / "2024" / "notes.txt").write_text("Oslo is in Norway.")
+    >>> load_text_file(folder / "2024" / "notes.txt").id == f"{folder.as_posix()}/2024/notes.txt"
+    True
+    """
     p = Path(path)
     text = _read_utf8(p)
     if not text.strip():
         raise InputError(f"{p}: empty file, nothing to ingest")
-    return Document(doc_id or p.name, text, source=str(p))
+    return Document(doc_id or p.as_posix(), text, source=str(p))
 
 
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict]]:
@@ -85,13 +100,17 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict]]:
         yield lineno, obj
 
 
-def load_jsonl(path: str | os.PathLike[str], text_field: str = "text", id_field: str = "id") -> list[Document]:
+def load_jsonl(path: str | os.PathLike[str], text_field: str = "text", id_field: str = "id",
+               file_id: str | None = None) -> list[Document]:
     """Read documents from JSONL, one object a line with a ``text_field`` string.
 
-    Lines without an id get ``<file name>:<line>``. The whole file is checked
-    before anything is returned, so a bad line never half-loads a file.
+    Lines without an id get ``<file id>:<line>``, the file id being ``file_id``
+    or else the path as given (POSIX form); a repeated id gets ``#<line>``. The
+    whole file is checked before anything is returned, so a bad line never
+    half-loads a file.
     """
     p = Path(path)
+    file_id = file_id or p.as_posix()
     docs: list[Document] = []
     seen: set[str] = set()
     for lineno, obj in iter_jsonl(p):
@@ -102,7 +121,7 @@ def load_jsonl(path: str | os.PathLike[str], text_field: str = "text", id_field:
         if not text.strip():
             raise InputError(f"{p}:{lineno}: field {text_field!r} is empty")
         raw_id = obj.get(id_field)
-        doc_id = f"{p.name}:{lineno}" if raw_id is None or raw_id == "" else str(raw_id)  # id 0 is an id
+        doc_id = f"{file_id}:{lineno}" if raw_id is None or raw_id == "" else str(raw_id)  # id 0 is an id
         if doc_id in seen:  # datasets reuse ids across lines; keep documents distinct
             doc_id = f"{doc_id}#{lineno}"
         seen.add(doc_id)
@@ -112,7 +131,10 @@ def load_jsonl(path: str | os.PathLike[str], text_field: str = "text", id_field:
 
 
 def load_folder(path: str | os.PathLike[str], pattern: str = "**/*") -> list[Document]:
-    """Load every text and JSONL file under ``path`` matching ``pattern`` (sorted, hidden files skipped)."""
+    """Load every text and JSONL file under ``path`` matching ``pattern`` (sorted, hidden files skipped).
+
+    A file's document id is its path inside the folder (``2024/notes.txt``).
+    """
     root = Path(path)
     if not root.is_dir():
         raise NotFoundError(f"folder not found: {root}")
@@ -120,15 +142,23 @@ def load_folder(path: str | os.PathLike[str], pattern: str = "**/*") -> list[Doc
     for p in sorted(root.glob(pattern)):
         if not p.is_file() or any(part.startswith(".") for part in p.relative_to(root).parts):
             continue
+        inside = p.relative_to(root).as_posix()
         if p.suffix.lower() in JSONL_SUFFIXES:
-            docs.extend(load_jsonl(p))
+            docs.extend(load_jsonl(p, file_id=inside))
         elif p.suffix.lower() in TEXT_SUFFIXES:
-            docs.append(load_text_file(p, doc_id=str(p.relative_to(root))))
+            docs.append(load_text_file(p, doc_id=inside))
     return docs
 
 
 def load_sources(sources: Iterable[str | os.PathLike[str]], text_field: str = "text") -> list[Document]:
-    """Load files and folders: ``.jsonl`` by line, folders recursively, anything else as one text file."""
+    """Load files and folders: ``.jsonl`` by line, folders recursively, anything else as one text file.
+
+    Raises
+    ------
+    InputError
+        If nothing was found, or two documents would share an id (say, two
+        folders that both hold ``notes.txt``), naming the id and both sources.
+    """
     sources = list(sources)  # iterated twice (the error message names them)
     docs: list[Document] = []
     for source in sources:
@@ -139,6 +169,12 @@ def load_sources(sources: Iterable[str | os.PathLike[str]], text_field: str = "t
             docs.extend(load_jsonl(p, text_field=text_field))
         else:
             docs.append(load_text_file(p))
+    first: dict[str, Document] = {}
+    for doc in docs:
+        other = first.setdefault(doc.id, doc)
+        if other is not doc:
+            raise InputError(f"document id {doc.id!r} of {doc.source} is also the id of {other.source}; "
+                             "ids must be unique (load the folders separately or give the files distinct paths)")
     if not docs:
         raise InputError(f"no documents found in {', '.join(map(str, sources)) or 'the given sources'}")
     return docs
@@ -147,9 +183,25 @@ def load_sources(sources: Iterable[str | os.PathLike[str]], text_field: str = "t
 def read_kb_tsv(path: str | os.PathLike[str]) -> GraphDelta:
     """Read a ``subject<TAB>relation<TAB>object`` knowledge base into a delta.
 
-    Entity names are kept as written (``haile_selassie_i_of_ethiopia``); ids are
-    normalised with :func:`~kgllm.types.entity_id`. Each fact's provenance is the
-    file and line it came from.
+    Entity names are kept as written (``ada_lindqvist``); ids are normalised
+    with :func:`~kgllm.types.entity_id`, except that a name made only of
+    punctuation (``.``, ``!!!``, ``?``) keeps its characters as its id. Any
+    non-empty name is accepted; blank lines and ``#`` comments are skipped.
+    Each fact's provenance is the file and line it came from.
+
+    Raises
+    ------
+    InputError
+        For a line without exactly three tab-separated fields or with an empty
+        field, naming the file, the line and the field; for a file without facts.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> kb = pathlib.Path(tempfile.mkdtemp()) / "kb.tsv"
+    >>> _ = kb.write_text("Ada_Lindqvist\\tfavourite_symbol\\t!!!\\n.\\tis_a\\tpunctuation mark\\n")
+    >>> [f.as_line() for f in read_kb_tsv(kb).facts]
+    ['ada lindqvist --favourite_symbol--> !!!', '. --is_a--> punctuation mark']
     """
     p = Path(path)
     delta = GraphDelta()
@@ -158,12 +210,14 @@ def read_kb_tsv(path: str | os.PathLike[str]) -> GraphDelta:
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
-        if len(parts) != 3 or not all(x.strip() for x in parts):
-            raise InputError(f"{p}:{lineno}: expected subject<TAB>relation<TAB>object, got {line[:80]!r}")
+        if len(parts) != 3:
+            raise InputError(f"{p}:{lineno}: expected 3 tab-separated fields subject<TAB>relation<TAB>object, "
+                             f"got {len(parts)}: {line[:80]!r}")
+        empty = [name for name, x in zip(("subject", "relation", "object"), parts) if not x.strip()]
+        if empty:
+            raise InputError(f"{p}:{lineno}: empty {' and '.join(empty)} field in {line[:80]!r}")
         s, r, o = (x.strip() for x in parts)
-        sid, oid = entity_id(s), entity_id(o)
-        if not sid or not oid:
-            raise InputError(f"{p}:{lineno}: entity name {s if not sid else o!r} is only punctuation")
+        sid, oid = _kb_id(s), _kb_id(o)
         names.setdefault(sid, s)
         names.setdefault(oid, o)
         prov = Provenance(doc_id=f"kb:{p.name}", chunk=lineno, extractor="tsv", sentence=line)
@@ -172,3 +226,12 @@ def read_kb_tsv(path: str | os.PathLike[str]) -> GraphDelta:
         raise InputError(f"{p}: no facts found (expected subject<TAB>relation<TAB>object lines)")
     delta.entities = [Entity(eid, name) for eid, name in names.items()]
     return delta
+
+
+def _kb_id(name: str) -> str:
+    """Id of a knowledge-base name: :func:`~kgllm.types.entity_id`, or the name itself when that strips it to nothing.
+
+    >>> _kb_id("Ada_Lindqvist"), _kb_id("?"), _kb_id("!! !")
+    ('ada lindqvist', '?', '!! !')
+    """
+    return entity_id(name) or " ".join(unicodedata.normalize("NFKC", name).split()).casefold()

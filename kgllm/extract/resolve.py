@@ -11,7 +11,7 @@ store applies (and can undo). Methods, tried in this order:
    document ("Curie", "Marie" -> "Marie Curie"). A short name that points to
    different long names in different documents is left alone;
 3. **fuzzy** (``method="fuzzy"``) -- rapidfuzz ``ratio`` of the ids with
-   punctuation removed ("Motherwell FC" ~ "Motherwell F.C.") at or above
+   punctuation removed ("Kvarnvik BK" ~ "Kvarnvik B.K.") at or above
    :attr:`ResolverConfig.fuzzy_threshold`;
 4. **embedding** (``method="embedding"``) -- cosine similarity of the names'
    sentence embeddings at or above :attr:`ResolverConfig.embedding_threshold`
@@ -20,7 +20,7 @@ store applies (and can undo). Methods, tried in this order:
 Candidates for 3 and 4 are the delta's entities and the given store's. To stay
 conservative a pair is merged only when the types are compatible (equal, one
 unknown, or both person/organisation-like, or both place-like), the numbers in
-the names are identical ("Apollo 11" is not "Apollo 12"), and, for two
+the names are identical ("Kvarnvik 11" is not "Kvarnvik 12"), and, for two
 multi-word PERSON names, the last words agree (different people who share a
 first name are never merged). The canonical side is the more complete name
 (more words, then more characters; an existing store entity wins ties);
@@ -134,7 +134,7 @@ class EntityResolver:
     ----------
     config : ResolverConfig, optional
         Thresholds; defaults to ``ResolverConfig()``.
-    embedder : kgllm.models.Embedder, optional
+    embedder : kgllm.resources.Embedder, optional
         Sentence embedder for the embedding method; default the shared one,
         loaded only when embeddings are used and there is something to compare.
     """
@@ -149,7 +149,7 @@ class EntityResolver:
     def embedder(self):
         """The sentence embedder (loaded lazily)."""
         if self._embedder is None:
-            from kgllm.models import get_embedder
+            from kgllm.resources import get_embedder
 
             self._embedder = get_embedder()
         return self._embedder
@@ -249,11 +249,7 @@ class EntityResolver:
         choice: dict[str, set[str]] = defaultdict(set)
         first_doc: dict[str, str] = {}
         for doc, ids in by_doc.items():
-            alone = {" ".join(_words(nodes[i].name)) for i in ids}
-            # A long name whose every word is also mentioned alone is likely two names run together
-            # ("Judy Larry" next to "Judy" and "Larry"): never an alias target.
-            longs = [nodes[i] for i in ids if nodes[i].type in _ALIAS_TYPES and len(_words(nodes[i].name)) > 1
-                     and not all(w in alone for w in _words(nodes[i].name))]
+            longs = [nodes[i] for i in ids if nodes[i].type in _ALIAS_TYPES and len(_words(nodes[i].name)) > 1]
             for eid in ids:
                 short = nodes[eid]
                 words = set(_words(short.name)) - _STOP

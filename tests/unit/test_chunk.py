@@ -87,7 +87,7 @@ def test_chunk_document_uses_document_id():
     assert [(c.doc_id, c.index, c.start, c.end) for c in chunks] == [("d42", 0, 0, 9), ("d42", 1, 10, 23)]
 
 
-_WORDS = ["Oslo", "river", "Dr.", "St.", "J.", "3.5", "million", "e.g.", "was", "born", "in", "the", "U.S.",
+_WORDS = ["Oslo", "river", "Dr.", "U.S.", "St.", "J.", "3.5", "million", "e.g.", "was", "born", "in", "the",
           "Ada", "Ødegaard", "(in", "1990)", "\u201cquoted\u201d", '"said"', "'single'", "a", "of", "vs.", "café"]
 _ENDS = [".", "!", "?", "?!", '."', ".)", "...", ".\u201d"]
 _GAPS = [" ", "  ", "\n", " \n ", "\n\n", "\t", "\u00a0", "\r\n", " \n\n  "]

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from kgllm.errors import InputError
+from kgllm.extract.base import ExtractionResult, SkippedDocument
 from kgllm.eval.extraction import (delta_triples, evaluate_extraction, normalize_entity, normalize_relation, prf,
                                    score_triples)
 from kgllm.types import Entity, Fact, GraphDelta, Provenance, entity_id
@@ -39,14 +40,14 @@ def test_relation_normalisation() -> None:
     forms = {normalize_relation(r) for r in ("birthPlace", "birth_place", "birth place", "Birth-Place", " birthPlace ")}
     assert forms == {"birth place"}
     assert normalize_relation("isPartOf") == "is part of"
-    assert normalize_entity("Jacob_Bundsgaard ") == normalize_entity("jacob  bundsgaard")
+    assert normalize_entity("Claire_Martin ") == normalize_entity("claire  martin") == "claire martin"
 
 
 def test_score_strict_and_relaxed() -> None:
-    gold = [("Aarhus", "leader", "Jacob Bundsgaard"), ("Aarhus", "country", "Denmark"), ("Jacob Bundsgaard", "party", "SD")]
-    pred = [("aarhus", "leader", "jacob_bundsgaard"),  # strict hit
-            ("Aarhus", "located_in", "Denmark"),  # relaxed hit only
-            ("Denmark", "country", "Aarhus"),  # wrong direction: no hit
+    gold = [("Lyon", "mayor", "Claire Martin"), ("Lyon", "country", "France"), ("Claire Martin", "party", "XY")]
+    pred = [("lyon", "mayor", "claire_martin"),  # strict hit
+            ("Lyon", "located_in", "France"),  # relaxed hit only
+            ("France", "country", "Lyon"),  # wrong direction: no hit
             ("x", "r", "y")]
     assert score_triples(pred, gold) == {"strict": (1, 4, 3), "relaxed": (2, 4, 3)}
 
@@ -66,7 +67,8 @@ def test_prf() -> None:
 
 def test_delta_triples_uses_names_and_documents() -> None:
     delta = GraphDelta(entities=[Entity.from_name("Marie Curie"), Entity.from_name("Warsaw")],
-                       facts=[Fact("marie curie", "born_in", "warsaw", provenance=(Provenance("d1"), Provenance("d2")))])
+                       facts=[Fact("marie curie", "born_in", "warsaw",
+                                   provenance=(Provenance("d1"), Provenance("d2")))])
     assert delta_triples(delta) == {"d1": [("Marie Curie", "born_in", "Warsaw")],
                                     "d2": [("Marie Curie", "born_in", "Warsaw")]}
 
@@ -79,8 +81,8 @@ def test_evaluate_micro_average_and_limit(tmp_path) -> None:
                     {"id": "z", "text": "T3", "triples": [["F", "rel", "G"]]}])
     ex = FixedExtractor({"T1": [("A", "rel", "B"), ("A", "x", "C"), ("Q", "x", "R")], "T2": [("E", "rel", "D")]})
     res = evaluate_extraction(f, limit=2, extractor=ex)
-    assert set(res) == {"n", "strict", "relaxed"}
-    assert res["n"] == 2
+    assert set(res) == {"n", "skipped", "strict", "relaxed"}
+    assert (res["n"], res["skipped"]) == (2, 0)
     # strict: 1 hit of 4 predicted, 3 gold; relaxed: 2 hits (the reversed triple does not count)
     assert res["strict"] == pytest.approx(prf(1, 4, 3))
     assert res["relaxed"] == pytest.approx(prf(2, 4, 3))
@@ -91,10 +93,9 @@ def test_evaluate_micro_average_and_limit(tmp_path) -> None:
 def test_evaluate_with_rule_extractor(tmp_path) -> None:
     f = tmp_path / "ex.jsonl"
     write_jsonl(f, [{"text": "Warsaw is the capital of Poland.", "triples": [["Warsaw", "capitalOf", "Poland"]]},
-                    {"text": "The leader of Aarhus is Jacob Bundsgaard.", "triples": [["Aarhus", "leader", "Jacob Bundsgaard"]]}])
+                    {"text": "The mayor of Lyon is Claire Martin.", "triples": [["Lyon", "mayor", "Claire Martin"]]}])
     res = evaluate_extraction(f)
-    assert res["n"] == 2
-    assert res["strict"]["recall"] == 1.0 and res["relaxed"]["recall"] == 1.0
+    assert res == {"n": 2, "skipped": 0, "strict": prf(2, 2, 2), "relaxed": prf(2, 2, 2)}
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -113,9 +114,9 @@ def test_malformed_line_names_file_and_line(tmp_path, bad, message) -> None:
 
 
 def test_missing_file_and_bad_limit(tmp_path) -> None:
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"not found: .*nope\.jsonl"):
         evaluate_extraction(tmp_path / "nope.jsonl", extractor=FixedExtractor({}))
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="limit must be a non-negative integer, got -1"):
         evaluate_extraction(tmp_path / "nope.jsonl", limit=-1, extractor=FixedExtractor({}))
 
 
@@ -123,4 +124,17 @@ def test_empty_file(tmp_path) -> None:
     f = tmp_path / "empty.jsonl"
     f.write_text("\n")
     res = evaluate_extraction(f, extractor=FixedExtractor({}))
-    assert res == {"n": 0, "strict": prf(0, 0, 0), "relaxed": prf(0, 0, 0)}
+    assert res == {"n": 0, "skipped": 0, "strict": prf(0, 0, 0), "relaxed": prf(0, 0, 0)}
+
+
+def test_skipped_items_are_counted_and_score_nothing(tmp_path) -> None:
+    class SkippingExtractor(FixedExtractor):
+        def extract(self, documents, progress=False):
+            delta = super().extract(documents, progress)
+            skipped = [SkippedDocument(d.id, 0, "ValueError: odd parse") for d in documents if d.text == "T2"]
+            return ExtractionResult(entities=delta.entities, facts=delta.facts, skipped=skipped)
+
+    f = tmp_path / "ex.jsonl"
+    write_jsonl(f, [{"text": "T1", "triples": [["A", "r", "B"]]}, {"text": "T2", "triples": [["C", "r", "D"]]}])
+    res = evaluate_extraction(f, extractor=SkippingExtractor({"T1": [("A", "r", "B")]}))
+    assert res == {"n": 2, "skipped": 1, "strict": prf(1, 1, 2), "relaxed": prf(1, 1, 2)}

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from kgllm.errors import InputError, NotFoundError
+from kgllm.graph import KnowledgeGraph
 from kgllm.loaders import iter_jsonl, load_folder, load_jsonl, load_sources, load_text, load_text_file, read_kb_tsv
 from kgllm.types import Document, Entity
 
@@ -32,8 +33,16 @@ def test_load_text_file(tmp_path):
     p = tmp_path / "notes.txt"
     p.write_text("Ada Lindqvist lives in Oslo.\nShe works at Equinor.\n", encoding="utf-8")
     d = load_text_file(p)
-    assert d == Document("notes.txt", "Ada Lindqvist lives in Oslo.\nShe works at Equinor.\n", str(p))
+    assert d == Document(p.as_posix(), "Ada Lindqvist lives in Oslo.\nShe works at Equinor.\n", str(p))
     assert load_text_file(str(p), doc_id="custom").id == "custom"
+
+
+def test_text_file_id_is_the_path_as_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "2023").mkdir()
+    (tmp_path / "2023" / "notes.txt").write_text("Ada moved to Bergen.")
+    assert load_text_file("2023/notes.txt").id == "2023/notes.txt"
+    assert load_text_file("./2023//notes.txt").id == "2023/notes.txt"  # one file, one id
 
 
 def test_load_text_file_strips_bom_and_keeps_unicode(tmp_path):
@@ -123,7 +132,8 @@ def test_load_jsonl_ids_text_and_metadata(tmp_path):
         {"id": 17, "text": "Numeric id."},
     ])
     docs = load_jsonl(p)
-    assert [d.id for d in docs] == ["a", "docs.jsonl:4", "a#5", "0", "docs.jsonl:7", "17"]
+    f = p.as_posix()
+    assert [d.id for d in docs] == ["a", f"{f}:4", "a#5", "0", f"{f}:7", "17"]
     assert len({d.id for d in docs}) == len(docs)
     assert docs[0].metadata == {"id": "a", "lang": "en"}
     assert docs[0].source == f"{p}:1" and docs[2].source == f"{p}:5"
@@ -191,7 +201,36 @@ def test_load_sources_mixed(tmp_path):
     other = tmp_path / "README"  # no suffix: read as text
     other.write_text("Plain text file.")
     docs = load_sources(iter([tmp_path / "dir", j, other]), text_field="body")
-    assert [d.id for d in docs] == ["one.txt", "m", "README"]
+    assert [d.id for d in docs] == ["one.txt", "m", other.as_posix()]
+
+
+def test_files_with_one_name_in_two_folders_get_two_ids(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for folder, town in (("north", "Tromsø"), ("south", "Kristiansand")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "notes.txt").write_text(f"Ada Lindqvist was born in {town}.")
+        (tmp_path / folder / "rows.jsonl").write_text(json.dumps({"text": f"Tom lives in {town}."}) + "\n")
+    sources = ["north/notes.txt", "south/notes.txt", "north/rows.jsonl", "south/rows.jsonl"]
+    docs = load_sources(sources)
+    assert [d.id for d in docs] == ["north/notes.txt", "south/notes.txt", "north/rows.jsonl:1", "south/rows.jsonl:1"]
+    assert [d.id for d in load_sources(sources)] == [d.id for d in docs]  # stable
+    kg = KnowledgeGraph(resolver=None)
+    kg.ingest(docs[:2])
+    assert kg.retract("north/notes.txt") == 1  # retracting one file leaves the other
+    assert [f.as_line() for f in kg.store.neighbors("ada lindqvist")] == ["ada lindqvist --born_in--> kristiansand"]
+
+
+def test_two_sources_giving_one_id_are_refused(tmp_path):
+    for folder in ("v1", "v2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "notes.txt").write_text("Ada moved to Bergen.")
+    clash = r"document id 'notes\.txt' of .*v2/notes\.txt is also the id of .*v1/notes\.txt"
+    with pytest.raises(InputError, match=clash):
+        load_sources([tmp_path / "v1", tmp_path / "v2"])
+    write_jsonl(tmp_path / "a.jsonl", [{"id": "x", "text": "One."}])
+    write_jsonl(tmp_path / "b.jsonl", [{"id": "x", "text": "Two."}])
+    with pytest.raises(InputError, match=r"'x' of .*b\.jsonl:1 is also the id of .*a\.jsonl:1"):
+        load_sources([tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
 
 
 def test_load_sources_errors(tmp_path):
@@ -211,41 +250,60 @@ def test_read_kb_tsv(tmp_path):
     p.write_text(
         "# a comment line\n"
         "\n"
-        "Haile_Selassie_I_of_Ethiopia\tborn_in\tEjersa_Goro\n"
+        "Ada_Lindqvist_of_Tromsø\tborn_in\tNorth_Harbour\n"
         "  \n"
-        "haile_selassie_i_of_ethiopia\temperor_of\tEthiopia\n"
-        "Ejersa_Goro\tlocated_in\tEthiopia\r\n",
+        "ada_lindqvist_of_tromsø\tmayor_of\tTromsø\n"
+        "North_Harbour\tlocated_in\tTromsø\r\n",
         encoding="utf-8",
     )
     delta = read_kb_tsv(p)
     assert [f.as_line() for f in delta.facts] == [
-        "haile selassie i of ethiopia --born_in--> ejersa goro",
-        "haile selassie i of ethiopia --emperor_of--> ethiopia",
-        "ejersa goro --located_in--> ethiopia",
+        "ada lindqvist of tromsø --born_in--> north harbour",
+        "ada lindqvist of tromsø --mayor_of--> tromsø",
+        "north harbour --located_in--> tromsø",
     ]
     # names kept as first written, ids normalised
     assert delta.entities == [
-        Entity("haile selassie i of ethiopia", "Haile_Selassie_I_of_Ethiopia"),
-        Entity("ejersa goro", "Ejersa_Goro"),
-        Entity("ethiopia", "Ethiopia"),
+        Entity("ada lindqvist of tromsø", "Ada_Lindqvist_of_Tromsø"),
+        Entity("north harbour", "North_Harbour"),
+        Entity("tromsø", "Tromsø"),
     ]
     f = delta.facts[1]
     (pr,) = f.provenance
     assert (pr.doc_id, pr.chunk, pr.extractor) == ("kb:kb.tsv", 5, "tsv")
-    assert pr.sentence == "haile_selassie_i_of_ethiopia\temperor_of\tEthiopia"
+    assert pr.sentence == "ada_lindqvist_of_tromsø\tmayor_of\tTromsø"
 
 
-@pytest.mark.parametrize("line", [
-    "only\ttwo",
-    "one\ttwo\tthree\tfour",
-    "subject\t\tobject",
-    "no tabs at all here",
-    "...\tr\tobject",  # subject normalises to nothing
+def test_read_kb_tsv_accepts_any_non_empty_name(tmp_path):
+    p = tmp_path / "symbols.tsv"
+    p.write_text(".\tis_a\tpunctuation_mark\n"
+                 "Ada_Lindqvist\tfavourite_reply\t!!!\n"
+                 "?\tnamed_by\tAda_Lindqvist\n"
+                 "'.'\tsame_as\t.\n", encoding="utf-8")
+    delta = read_kb_tsv(p)
+    assert [f.as_line() for f in delta.facts] == [
+        ". --is_a--> punctuation mark",
+        "ada lindqvist --favourite_reply--> !!!",
+        "? --named_by--> ada lindqvist",
+        "'.' --same_as--> .",
+    ]
+    assert [(e.id, e.name) for e in delta.entities] == [
+        (".", "."), ("punctuation mark", "punctuation_mark"), ("ada lindqvist", "Ada_Lindqvist"), ("!!!", "!!!"),
+        ("?", "?"), ("'.'", "'.'")]
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("only\ttwo", "expected 3 tab-separated fields .* got 2"),
+    ("one\ttwo\tthree\tfour", "expected 3 tab-separated fields .* got 4"),
+    ("a\tr\tb\t", "expected 3 tab-separated fields .* got 4"),
+    ("no tabs at all here", "expected 3 tab-separated fields .* got 1"),
+    ("subject\t\tobject", "empty relation field"),
+    (" \tr\t\u00a0", "empty subject and object field"),
 ])
-def test_read_kb_tsv_malformed_line_names_file_and_line(tmp_path, line):
+def test_read_kb_tsv_malformed_line_names_file_and_line(tmp_path, line, reason):
     p = tmp_path / "facts.tsv"
-    p.write_text("# header\na\tr\tb\n" + line + "\n")
-    with pytest.raises(InputError, match=r"facts\.tsv:3:"):
+    p.write_text("# header\na\tr\tb\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=rf"facts\.tsv:3: {reason}"):
         read_kb_tsv(p)
 
 

@@ -86,23 +86,24 @@ def test_in_document_short_name_alias() -> None:
     check_well_formed(out)
 
 
-def test_run_together_names_are_no_alias_target() -> None:
-    # "... her sister Judy Larry was playing ...": both words are also mentioned alone
-    delta = delta_of(("d1", [("Judy Larry", "PERSON"), ("Judy", "PERSON"), ("Larry", "PERSON")]))
-    assert EntityResolver(NO_EMB).resolve(delta).merges == []
+def test_first_and_last_name_alone_both_alias_the_full_name() -> None:
+    # No special case for a full name whose every word is also mentioned alone: both short names alias it.
+    delta = delta_of(("d1", [("Ada Lindqvist", "PERSON"), ("Ada", "PERSON"), ("Lindqvist", "PERSON")]))
+    out = EntityResolver(NO_EMB).resolve(delta)
+    assert merges(out) == {("ada", "ada lindqvist", "alias"), ("lindqvist", "ada lindqvist", "alias")}
+    check_well_formed(out)
 
 
 def test_ambiguous_short_name_is_left_alone() -> None:
     delta = delta_of(("d1", [("Marie Curie", "PERSON"), ("Pierre Curie", "PERSON"), ("Curie", "PERSON")]))
-    assert not any(m.alias == "curie" for m in EntityResolver(NO_EMB).resolve(delta).merges)
+    assert EntityResolver(NO_EMB).resolve(delta).merges == []
 
 
 def test_short_name_pointing_to_different_people_in_different_documents() -> None:
     delta = delta_of(("d1", [("Marie Curie", "PERSON"), ("Curie", "PERSON")]),
                      ("d2", [("Pierre Curie", "PERSON"), ("Curie", "PERSON")]))
     out = EntityResolver(NO_EMB).resolve(delta)
-    assert not any(m.alias == "curie" for m in out.merges)
-    assert not any({m.alias, m.canonical} == {"marie curie", "pierre curie"} for m in out.merges)
+    assert out.merges == []  # neither "curie" nor the two full names are merged
 
 
 def test_alias_on_real_extractor_output() -> None:
@@ -112,54 +113,55 @@ def test_alias_on_real_extractor_output() -> None:
     assert ("curie", "marie curie", "alias") in merges(out)
     store = MemoryStore()
     store.upsert(out)
-    assert {f.relation for f in store.neighbors("marie curie")} >= {"born_in", "study_at"}
+    assert {f.as_line() for f in store.neighbors("marie curie")} == {"marie curie --born_in--> warsaw",
+                                                                     "marie curie --study_at--> sorbonne"}
 
 
 def test_fuzzy_merge_prefers_the_more_complete_name() -> None:
-    delta = delta_of(("d1", [("Motherwell F.C.", "ORG")]), ("d2", [("Motherwell FC", "ORG")]))
+    delta = delta_of(("d1", [("Kvarnvik B.K.", "ORG")]), ("d2", [("Kvarnvik BK", "ORG")]))
     out = EntityResolver(NO_EMB).resolve(delta)
     (m,) = out.merges
-    assert (m.alias, m.canonical, m.method) == ("motherwell fc", "motherwell f.c", "fuzzy")
-    assert m.score >= 90
+    assert (m.alias, m.canonical, m.method) == ("kvarnvik bk", "kvarnvik b.k", "fuzzy")
+    assert m.score == pytest.approx(95.6522)  # rapidfuzz ratio of "kvarnvik b k" and "kvarnvik bk"
     check_well_formed(out)
 
 
 def test_fuzzy_is_conservative() -> None:
-    delta = delta_of(("d1", [("Apollo 11", "PRODUCT"), ("John Smith", "PERSON")]),
-                     ("d2", [("Apollo 12", "PRODUCT"), ("John Smyth", "PERSON"), ("John Brown", "PERSON")]),
+    delta = delta_of(("d1", [("Kvarnvik 11", "PRODUCT"), ("Jon Smedvik", "PERSON")]),
+                     ("d2", [("Kvarnvik 12", "PRODUCT"), ("Jon Smedvig", "PERSON"), ("Jon Brekke", "PERSON")]),
                      ("d3", [("Parisa", "GPE"), ("Paris", "PERSON")]))
     assert EntityResolver(NO_EMB).resolve(delta).merges == []
 
 
 def test_fuzzy_against_store_entities() -> None:
+    right, typo = "Kvarnvik Institute of Marine Research", "Kvarnvik Institute of Marine Reserch"
     store = MemoryStore()
-    store.upsert(GraphDelta(entities=[Entity.from_name("Massachusetts Institute of Technology", "ORG")]))
-    delta = delta_of(("d1", [("Massachusetts Institute of Technlogy", "ORG")]))
+    store.upsert(GraphDelta(entities=[Entity.from_name(right, "ORG")]))
+    delta = delta_of(("d1", [(typo, "ORG")]))
     out = EntityResolver(NO_EMB).resolve(delta, store)
-    assert ("massachusetts institute of technlogy", "massachusetts institute of technology", "fuzzy") in merges(out)
+    assert merges(out) == {(entity_id(typo), entity_id(right), "fuzzy")}
     check_well_formed(out, store)
     # the store canonical comes back as an entity carrying the new alias
-    canonical = next(e for e in out.entities if e.id == "massachusetts institute of technology")
-    assert "Massachusetts Institute of Technlogy" in canonical.aliases
+    canonical = next(e for e in out.entities if e.id == entity_id(right))
+    assert canonical.aliases == (typo,)
     store.upsert(out)
-    assert store.get_entity("massachusetts institute of technlogy").id == "massachusetts institute of technology"
-    assert store.neighbors("massachusetts institute of technology")
+    assert store.get_entity(entity_id(typo)).id == entity_id(right)
+    assert [f.as_line() for f in store.neighbors(entity_id(right))] == [f"{entity_id(right)} --near--> anchor d1"]
 
 
 def test_embedding_merge_with_injected_embedder() -> None:
-    emb = FakeEmbedder({"NYC": 0, "New York City": 0, "Nadia Cole": 1, "Nadia Coleman": 1})
-    delta = delta_of(("d1", [("NYC", "GPE"), ("Nadia Cole", "PERSON")]),
-                     ("d2", [("New York City", "GPE"), ("Nadia Coleman", "PERSON")]))
+    emb = FakeEmbedder({"PHB": 0, "Port Halden Bay": 0, "Nadia Cole": 1, "Nadia Coleman": 1})
+    delta = delta_of(("d1", [("PHB", "GPE"), ("Nadia Cole", "PERSON")]),
+                     ("d2", [("Port Halden Bay", "GPE"), ("Nadia Coleman", "PERSON")]))
     out = EntityResolver(ResolverConfig(embedding_threshold=0.9), embedder=emb).resolve(delta)
-    assert ("nyc", "new york city", "embedding") in merges(out)
-    assert not any(m.alias.startswith("nadia") for m in out.merges)  # never for person names
+    assert merges(out) == {("phb", "port halden bay", "embedding")}  # never for person names
     assert emb.calls == 1
     check_well_formed(out)
 
 
 def test_no_embedder_call_when_disabled() -> None:
     emb = FakeEmbedder({})
-    EntityResolver(NO_EMB, embedder=emb).resolve(delta_of(("d1", [("NYC", "GPE"), ("Oslo", "GPE")])))
+    EntityResolver(NO_EMB, embedder=emb).resolve(delta_of(("d1", [("PHB", "GPE"), ("Oslo", "GPE")])))
     assert emb.calls == 0
 
 
@@ -168,7 +170,8 @@ def test_merges_are_flat_and_acyclic_in_chains() -> None:
                      ("d2", [("Marie Sklodowska Curie", "PERSON")]))
     out = EntityResolver(NO_EMB).resolve(delta)
     check_well_formed(out)
-    assert len({m.canonical for m in out.merges}) == 1
+    assert merges(out) == {("curie", "marie skłodowska curie", "alias"),
+                           ("marie sklodowska curie", "marie skłodowska curie", "fuzzy")}
 
 
 def test_existing_merges_are_kept() -> None:
@@ -187,8 +190,9 @@ def test_empty_delta() -> None:
 
 @pytest.mark.slow
 def test_real_embedder_links_spelling_variants() -> None:
-    delta = delta_of(("d1", [("United States Air Force", "ORG")]), ("d2", [("U.S. Air Force", "ORG")]),
+    delta = delta_of(("d1", [("University of Geneva", "ORG")]), ("d2", [("Univ. of Geneva", "ORG")]),
                      ("d3", [("Oslo", "GPE"), ("Bergen", "GPE")]))
     out = EntityResolver().resolve(delta)
-    assert not any({m.alias, m.canonical} == {"oslo", "bergen"} for m in out.merges)
+    # cosine 0.89 with the bundled embedder (fuzzy ratio too low); Oslo and Bergen stay apart (0.59)
+    assert merges(out) == {("univ. of geneva", "university of geneva", "embedding")}
     check_well_formed(out)

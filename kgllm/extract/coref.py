@@ -1,0 +1,248 @@
+"""Pronouns, relative pronouns and what a noun phrase stands for (a simple, documented heuristic).
+
+Antecedents
+    ``he``/``she`` (and object ``him``/``her``) become the most recent PERSON
+    mention of the same document before the pronoun (an object pronoun never
+    refers to its own clause's subject); ``it``/``its`` the most recent named
+    non-person mention, preferring the subject of this or the previous sentence;
+    ``they``/``them``/``their`` the most recent coordinated group of mentions,
+    else the most recent named non-person mention. The possessives
+    ``his``/``her``/``its``/``their`` first try the subject of their own clause
+    when it comes before them ("Omar and his sister Ines": Omar; "Ines, his
+    sister" with Omar as the subject), then the rule above. Relative pronouns
+    (``who``, ``which``, ``that``, ``whose``) are the noun the clause modifies.
+    A pronoun with no antecedent stands for nothing (no fact).
+
+Noun phrases
+    A common noun followed by a named apposition stands for the name ("his
+    sister Ines" -> Ines), and a generic place noun with ``of`` for the place
+    ("the town of Kvarnvik" -> Kvarnvik).
+
+Clause subjects (:meth:`Referents.subjects`) are here too: both the antecedent
+rules and :mod:`kgllm.extract.patterns` use them.
+
+Examples
+--------
+>>> from kgllm.extract.mentions import SentenceMentions
+>>> from kgllm.resources import get_nlp
+>>> from kgllm.types import Chunk
+>>> state, nlp = DocState(), get_nlp()
+>>> for i, text in enumerate(["Ada Lovelace moved to London.", "She opened a school there."]):
+...     refs = Referents(SentenceMentions(nlp(text), Chunk("d", i, text, 0, len(text))), state)
+...     state.history.extend(refs.local)
+>>> [m.text for m in refs.refer(refs.doc[0])]  # "She"
+['Ada Lovelace']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable
+
+from kgllm.extract.mentions import COPULAS, NOMINAL, NUMERIC_LABELS, RELATIVE, SUBJ, Mention, SentenceMentions
+
+if TYPE_CHECKING:
+    from spacy.tokens import Token
+
+__all__ = ["DocState", "Referents"]
+
+_PERSON_PRON = {"he", "she", "him", "her", "his", "hers"}
+_THING_PRON = {"it", "its"}
+_GROUP_PRON = {"they", "them", "their", "theirs"}
+_INHERIT = {"conj", "xcomp", "advcl"}
+# Generic place classifiers: "the town of Kvarnvik" denotes Kvarnvik.
+_PLACE_NOUNS = {"city", "town", "village", "region", "state", "country", "province", "county", "island",
+                "municipality", "district", "kingdom", "republic", "borough", "area", "territory"}
+
+
+@dataclass(slots=True)
+class DocState:
+    """What earlier sentences of one document left for pronoun resolution."""
+
+    history: list[Mention] = field(default_factory=list)  # mentions of the earlier sentences, in order
+    groups: int = 0  # coordination group ids handed out so far
+
+    def new_group(self) -> int:
+        """A fresh coordination group id."""
+        self.groups += 1
+        return self.groups - 1
+
+
+class Referents:
+    """What the tokens of one sentence stand for, given the document so far.
+
+    Parameters
+    ----------
+    mentions : SentenceMentions
+        The sentence's mentions.
+    state : DocState
+        The document's earlier mentions; the caller appends :attr:`local` after the sentence.
+
+    Attributes
+    ----------
+    local : list[Mention]
+        Named mentions and main-clause subjects of the sentence, in order (antecedent candidates).
+    """
+
+    def __init__(self, mentions: SentenceMentions, state: DocState) -> None:
+        self.mentions = mentions
+        self.doc = mentions.doc
+        self.chunk = mentions.chunk
+        self.state = state
+        self.local: list[Mention] = []  # filled below; resolution during the scan sees only earlier sentences
+        self.local = self._local_mentions()
+
+    def _local_mentions(self) -> list[Mention]:
+        found = self.mentions.named(self.state.new_group)
+        for tok in self.doc:  # main-clause subjects, named or not ("The bakery ... It sells ...")
+            if tok.dep_ in SUBJ and tok.head.dep_ in ("ROOT", "conj") and tok.pos_ != "PRON":
+                for t in [tok, *tok.conjuncts]:
+                    if t.pos_ == "PRON":
+                        continue  # a pronoun conjunct ("the crew and her") names no new mention
+                    for m in self.refer(t):
+                        m.subject = True
+                        if all(x.head != m.head for x in found):
+                            found.append(m)
+        return sorted(found, key=lambda m: m.start)
+
+    def refer(self, tok: Token, exclude: Iterable[str] = ()) -> list[Mention]:
+        """Mentions a token stands for: itself, its named apposition, or a pronoun's antecedent."""
+        low = tok.lower_
+        if low in RELATIVE and tok.tag_ in ("WP", "WDT", "WP$", "DT") or (low == "that" and tok.dep_ in SUBJ):
+            clause = tok.head
+            for _ in range(4):  # "whose birthplace was": climb to the relative clause
+                if clause.dep_ in ("relcl", "acl") or clause.head.i == clause.i:
+                    break
+                clause = clause.head
+            if clause.dep_ in ("relcl", "acl") and clause.head.i != tok.i:
+                return self.refer(clause.head)
+            return []
+        if tok.pos_ == "PRON":
+            return self._antecedent(tok, set(exclude))
+        if tok.pos_ == "NOUN" and tok.i not in self.mentions.ent_of:
+            # "his sister Ines" -> Ines; "the town of Kvarnvik" -> Kvarnvik
+            for child in tok.rights:
+                if child.dep_ == "appos" and (child.pos_ == "PROPN" or child.i in self.mentions.ent_of):
+                    owner = [c for c in child.children if c.dep_ == "poss" and c.pos_ == "PROPN"]
+                    m = self.mentions.mention(owner[0] if owner else child)  # "her brother Milo's garden" -> Milo
+                    return [m] if m else []
+            if tok.lemma_.lower() in _PLACE_NOUNS:
+                for prep in tok.rights:
+                    if prep.dep_ == "prep" and prep.lower_ == "of":
+                        for pobj in prep.children:
+                            if pobj.dep_ == "pobj" and (pobj.pos_ == "PROPN" or pobj.i in self.mentions.ent_of):
+                                m = self.mentions.mention(pobj)
+                                return [m] if m else []
+        m = self.mentions.mention(tok)
+        return [m] if m else []
+
+    def refer_all(self, tok: Token, exclude: Iterable[str] = ()) -> list[Mention]:
+        """:meth:`refer` for a token and each of its nominal conjuncts."""
+        out: list[Mention] = []
+        for t in [tok, *[c for c in tok.conjuncts if c.pos_ in NOMINAL]]:
+            for m in self.refer(t, exclude):
+                if m.id not in {x.id for x in out}:
+                    out.append(m)
+        return out
+
+    def _antecedent(self, tok, exclude: set[str]) -> list[Mention]:
+        low = tok.lower_
+        if low not in _PERSON_PRON | _THING_PRON | _GROUP_PRON or _quoted(tok):
+            return []  # a pronoun inside quotation marks belongs to a title or a quote, not to the story
+        if tok.dep_ == "poss":
+            found = self._clause_owner(tok, exclude)
+            if found:
+                return found
+        elif tok.dep_ not in SUBJ:
+            verb = self.governor(tok)
+            if verb is not None:
+                for s in self.subjects(verb):
+                    exclude |= {m.id for m in self.refer(s)} if s.pos_ != "PRON" else set()
+        candidates = self.state.history + [m for m in self.local if m.end <= tok.i]
+        candidates = [m for m in candidates if m.id not in exclude]
+        subjects = [m for m in candidates if m.subject and m.sent >= self.chunk.index - 1]
+        if low in _PERSON_PRON:
+            return (self._latest(subjects, lambda m: m.is_person())
+                    or self._latest(candidates, lambda m: m.is_person()))
+        if low in _THING_PRON:
+            return (self._latest(subjects, lambda m: not m.is_person() and m.label not in NUMERIC_LABELS)
+                    or self._latest(candidates, lambda m: m.is_named_thing()))
+        for m in reversed(candidates):  # they/them/their: a coordinated group
+            if m.group >= 0:
+                return [x for x in candidates if x.group == m.group]
+        return self._latest(candidates, lambda m: m.is_named_thing())
+
+    @staticmethod
+    def _latest(candidates: list[Mention], accept) -> list[Mention]:
+        for m in reversed(candidates):
+            if accept(m):
+                return [m]
+        return []
+
+    def governor(self, tok: Token) -> Token | None:
+        """The nearest verb or auxiliary above ``tok`` (itself included at the root), or None."""
+        node = tok
+        while node.head.i != node.i:
+            node = node.head
+            if node.pos_ in ("VERB", "AUX"):
+                return node
+        return node if node.pos_ in ("VERB", "AUX") else None
+
+    def _clause_owner(self, tok, exclude: set[str]) -> list[Mention]:
+        """Antecedent of a possessive pronoun: the preceding subject of its clause, if it fits."""
+        owned = tok.head
+        own_phrase = {owned.i, *(c.i for c in owned.children if c.dep_ == "appos")}
+        if owned.dep_ == "appos":
+            own_phrase.add(owned.head.i)
+        own = (self.mentions.mention(self.doc[i]) for i in own_phrase)
+        exclude |= {m.id for m in own if m is not None}
+        want_person = tok.lower_ in _PERSON_PRON
+        node = tok
+        for _ in range(3):  # own clause first, then the clauses above it
+            verb = self.governor(node)
+            if verb is None:
+                return []
+            for s in self.subjects(verb):
+                if s.i >= tok.i or s.i in own_phrase or s.pos_ == "PRON" and s.lower_ in RELATIVE:
+                    continue
+                for m in (self.refer(s) if s.pos_ != "PRON" else self._antecedent(s, set())):
+                    if m.id in exclude or m.label in NUMERIC_LABELS:
+                        continue
+                    if want_person or not m.is_person():
+                        return [m]
+            node = verb
+        return []
+
+    def subjects(self, verb: Token) -> list[Token]:
+        """Subject tokens of a verb (own, or inherited from the verb it hangs on)."""
+        node = verb
+        for _ in range(8):
+            own = [c for c in node.children if c.dep_ in SUBJ]
+            if own:
+                out = []
+                for s in own:
+                    out.extend([s, *[c for c in s.conjuncts if c.pos_ in NOMINAL]])
+                return out
+            if node.dep_ in ("relcl", "acl") and node.head.pos_ in NOMINAL:
+                head = node.head
+                if head.dep_ in ("attr", "oprd") and head.head.lemma_.lower() in COPULAS and head.pos_ == "NOUN":
+                    # "X is a tool made of Y": what the predicate noun's modifier says holds of X
+                    return self.subjects(head.head)
+                return [head, *[c for c in head.conjuncts if c.pos_ in NOMINAL]]
+            if node.dep_ in _INHERIT and node.head.i != node.i:
+                node = node.head
+            elif node.dep_ == "pcomp" and node.head.dep_ == "prep":
+                node = node.head.head
+            else:
+                return []
+        return []
+
+
+_QUOTE_MARKS = {'"', "\u201c", "\u201d", "``", "''", "\u00ab", "\u00bb"}
+
+
+def _quoted(tok: Token) -> bool:
+    """True when ``tok`` stands between an opening and a closing double quotation mark of its text."""
+    before = sum(1 for t in tok.doc[: tok.i] if t.text in _QUOTE_MARKS)
+    after = sum(1 for t in tok.doc[tok.i + 1:] if t.text in _QUOTE_MARKS)
+    return before % 2 == 1 and after >= 1
