@@ -16,6 +16,8 @@ Examples
 True
 >>> f.as_line()
 'marie curie --born_in--> warsaw'
+>>> f.as_line({"marie curie": "Marie Curie", "warsaw": "Warsaw"})
+'Marie Curie --born_in--> Warsaw'
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 __all__ = [
     "Document",
@@ -37,9 +39,14 @@ __all__ = [
     "Path",
     "Subgraph",
     "Answer",
+    "NOT_SUPPORTED",
     "entity_id",
     "fact_id",
+    "unique_sources",
 ]
+
+#: Opening words of every answer the graph does not support.
+NOT_SUPPORTED = "The graph does not support an answer"
 
 _SPACE = re.compile(r"\s+")
 
@@ -163,9 +170,10 @@ class Fact:
         """Deterministic id of the triple (provenance and confidence excluded)."""
         return fact_id(self.subject, self.relation, self.object)
 
-    def as_line(self) -> str:
-        """Human-readable one-line form."""
-        return f"{self.subject} --{self.relation}--> {self.object}"
+    def as_line(self, names: Mapping[str, str] | None = None) -> str:
+        """Human-readable one-line form; ``names`` maps entity ids to the names shown (default: the ids)."""
+        names = names or {}
+        return f"{names.get(self.subject, self.subject)} --{self.relation}--> {names.get(self.object, self.object)}"
 
     def with_provenance(self, provenance: Iterable[Provenance]) -> "Fact":
         return replace(self, provenance=tuple(provenance))
@@ -236,6 +244,19 @@ class Subgraph:
     def fact_ids(self) -> set[str]:
         return {f.id for f in self.facts}
 
+    def name(self, eid: str) -> str:
+        """The name of entity ``eid`` as written (its id when the subgraph does not know it).
+
+        >>> Subgraph(entities={"oslo": Entity("oslo", "Oslo")}).name("oslo")
+        'Oslo'
+        """
+        entity = self.entities.get(eid)
+        return entity.name if entity is not None and entity.name else eid
+
+    def names(self) -> dict[str, str]:
+        """Entity id -> name as written, for every entity of the subgraph."""
+        return {eid: self.name(eid) for eid in self.entities}
+
     def add_fact(self, fact: Fact) -> None:
         if fact.id not in self.fact_ids():
             self.facts.append(fact)
@@ -244,12 +265,29 @@ class Subgraph:
         return len(self.facts)
 
 
+def unique_sources(facts: Iterable[Fact]) -> list[Provenance]:
+    """The provenance of ``facts``, each source once, in order of first appearance.
+
+    >>> p = Provenance("d", 0, 0, 4, "rules", "A r B.")
+    >>> unique_sources([Fact("a", "r", "b", provenance=(p,)), Fact("b", "s", "c", provenance=(p,))]) == [p]
+    True
+    """
+    seen: dict[tuple, Provenance] = {}
+    for f in facts:
+        for p in f.provenance:
+            seen.setdefault(p.key(), p)
+    return list(seen.values())
+
+
 @dataclass(slots=True)
 class Answer:
     """The reasoner's answer, with the facts and source sentences it rests on.
 
     ``supported`` is False when the graph held nothing relevant: ``text`` then
-    says so instead of guessing.
+    says so instead of guessing. ``generated`` is the language model's own
+    completion for the question (None when no model was asked): ``text`` is that
+    completion when it names the answer the graph supports, else the graph's
+    answer (the entity's name as written).
     """
 
     question: str
@@ -260,12 +298,23 @@ class Answer:
     entities: list[str] = field(default_factory=list)  # candidate answer entity ids: the chosen one, then by rank
     confidence: float = 0.0
     subgraph: Subgraph | None = field(default=None, repr=False)
+    generated: str | None = None
+
+    @classmethod
+    def unsupported(cls, question: str, why: str, subgraph: Subgraph | None = None) -> "Answer":
+        """An answer saying the graph does not support one, and why.
+
+        >>> Answer.unsupported("Who?", "nothing is known").text
+        'The graph does not support an answer: nothing is known.'
+        """
+        return cls(question, f"{NOT_SUPPORTED}: {why}.", [], [], False, [], 0.0, subgraph)
 
     def cite(self) -> str:
-        """Render the answer with numbered facts and their source sentences."""
+        """Render the answer with numbered facts (entity names as written) and their source sentences."""
+        names = self.subgraph.names() if self.subgraph is not None else {}
         lines = [self.text]
         for i, fact in enumerate(self.facts, 1):
-            lines.append(f"  [{i}] {fact.as_line()}")
+            lines.append(f"  [{i}] {fact.as_line(names)}")
             for p in fact.provenance:
                 where = f"{p.doc_id}" + (f":{p.start}-{p.end}" if p.start >= 0 else "")
                 quote = f' "{p.sentence}"' if p.sentence else ""

@@ -6,7 +6,7 @@ JSONL objects with ``question``, ``answers`` and optionally the gold ``path``
 retrieval; the retriever never sees it.
 
 * ``hits@1``: share of questions whose top ranked answer (see
-  :func:`kgllm.retrieve.subgraph.rank_answers`) is one of the gold answers
+  :func:`kgllm.retrieve.rank.rank_answers`) is one of the gold answers
   (compared by :func:`~kgllm.types.entity_id`).
 * ``path_recall``: share of questions with a gold path whose every fact
   (consecutive triple of the path, matched in either direction) is among the
@@ -21,7 +21,9 @@ from typing import Any
 from kgllm.errors import InputError
 from kgllm.loaders import iter_jsonl, read_kb_tsv
 from kgllm.progress import progress as track_progress
-from kgllm.retrieve.subgraph import Retriever, RetrieverConfig, rank_answers
+from kgllm.retrieve.rank import rank_answers
+from kgllm.retrieve.subgraph import Retriever, RetrieverConfig
+from kgllm.types import Subgraph
 from kgllm.stores.memory import MemoryStore
 from kgllm.types import entity_id
 
@@ -95,7 +97,8 @@ def evaluate_kgqa(kb_path: str | os.PathLike[str], questions_path: str | os.Path
     retriever_config : RetrieverConfig, optional
         Settings of the :class:`~kgllm.retrieve.subgraph.Retriever`.
     progress : bool, default False
-        Show a progress bar on stderr.
+        Show a progress bar on stderr counting the questions retrieved (the LM, when it
+        shows one, counts the answers it generates).
     store : GraphStore, optional
         Where to load the KB and retrieve from (e.g. a :class:`~kgllm.stores.neo4j.Neo4jStore`);
         default a fresh in-memory store. Loading is idempotent, so a store that already
@@ -119,8 +122,10 @@ def evaluate_kgqa(kb_path: str | os.PathLike[str], questions_path: str | os.Path
     hits = 0
     recalled = 0
     with_path = 0
+    retrieved: list[Subgraph] = []
     for item in track_progress(questions, "questions", enabled=progress):
         sub = retriever.retrieve(item["question"])
+        retrieved.append(sub)
         ranked = rank_answers(sub)
         gold = {entity_id(a) for a in item["answers"]}
         if ranked and ranked[0][0] in gold:
@@ -140,7 +145,7 @@ def evaluate_kgqa(kb_path: str | os.PathLike[str], questions_path: str | os.Path
         from kgllm.reason.reasoner import Reasoner
 
         answers = Reasoner(store, llm=llm, retriever=retriever).ask_many([q["question"] for q in questions],
-                                                                         progress=progress)
+                                                                         subgraphs=retrieved)
         good = sum(1 for a, q in zip(answers, questions)
                    if a.supported and a.entities and a.entities[0] in {entity_id(x) for x in q["answers"]})
         result["answer_hits@1"] = good / n if n else 0.0

@@ -1,7 +1,7 @@
 """Text -> graph -> answer evaluation (CLUTRR-style relation questions).
 
-Each item is a short story, a question such as "How is Lisa related to
-Gabrielle?", the gold answers (a relation word) and the gold triples. For every
+Each item is a short story, a question such as "How is Mira related to
+Omar?", the gold answers (a relation word) and the gold triples. For every
 story kgllm builds a fresh graph from the text alone, links the question's two
 entities, and answers with :meth:`kgllm.reason.reasoner.Reasoner.relation`.
 Extraction is scored against the gold triples with the same scorer as
@@ -17,9 +17,9 @@ from kgllm.errors import InputError
 from kgllm.eval.extraction import score_triples
 from kgllm.graph import KnowledgeGraph
 from kgllm.loaders import iter_jsonl
+from kgllm.lm import Generator, resolve_llm
 from kgllm.progress import progress as track_progress
-from kgllm.reason.llm import Generator, resolve_llm
-from kgllm.reason.reasoner import Reasoner, RelationPlan, finish_relation_plans
+from kgllm.reason.relations import RelationPlan, finish_relation_plans, relation_plan
 from kgllm.retrieve.link import EntityLinker
 from kgllm.types import Document, entity_id
 
@@ -44,7 +44,9 @@ def evaluate_textgraph(path: os.PathLike[str] | str, limit: int | None = None, p
 
     Graphs are built story by story; the LM prompts of all stories then run through ``llm``
     (default: the local batched engine; or an OpenAI-compatible server URL; ``None``: answer from
-    the graph alone) in one batch.
+    the graph alone) in one batch. ``progress`` shows a bar counting stories (the unit the
+    accuracy counts; the extractor's own per-sentence bar stays off); the LM, when it shows
+    one, counts the prompts it answers.
     Returns ``{"n", "accuracy", "extraction": {"strict": {...}, "relaxed": {...}}}``.
     """
     items = []
@@ -70,7 +72,7 @@ def evaluate_textgraph(path: os.PathLike[str] | str, limit: int | None = None, p
         if len(links) == 2:
             # "How is A related to B?": A is the answer relation of B.
             a, b = sorted(links, key=lambda x: obj["question"].find(x.mention))
-            plans.append((Reasoner(kg, llm=model).relation_plan(b.entity_id, a.entity_id, obj["question"]), obj))
+            plans.append((relation_plan(kg.store, model, b.entity_id, a.entity_id, obj["question"]), obj))
     answers = finish_relation_plans([p for p, _ in plans], model)
     correct = sum(1 for answer, (_, obj) in zip(answers, plans)
                   if answer.supported and entity_id(answer.text) in {entity_id(x) for x in obj["answers"]})

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from kgllm.reason.llm import Message
+from kgllm.lm import Message
 
 __all__ = ["SYSTEM", "answer_prompt"]
 

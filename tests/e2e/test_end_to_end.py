@@ -16,9 +16,10 @@ def test_readme_example_answers_with_cited_facts_and_sources(lm):
     kg = kgllm.KnowledgeGraph()
     kg.ingest([TEXT])
     ans = kgllm.Reasoner(kg, llm=lm).ask("In which country was Marie Curie born?")
-    assert ans.supported
-    assert "poland" in ans.text.lower()
+    assert ans.supported and ans.entities[0] == "poland"
     assert [f.relation for f in ans.facts] == ["born_in", "capital_of"]
+    assert ans.cite().splitlines()[1::2] == ["  [1] Marie Curie --born_in--> Warsaw",
+                                            "  [2] Warsaw --capital_of--> Poland"]
     sentences = {p.sentence for p in ans.sources}
     assert sentences == {"Marie Curie was born in Warsaw.", "Warsaw is the capital of Poland."}
     for p in ans.sources:
@@ -29,7 +30,7 @@ def test_demo_corpus_two_hop_answer(lm):
     kg = kgllm.KnowledgeGraph()
     kg.ingest_files(["graphs/demo"])
     ans = kgllm.Reasoner(kg, llm=lm).ask("In which country was Ada Lindqvist born?")
-    assert ans.supported and "norway" in ans.text.lower()
+    assert ans.supported and ans.entities[0] == "norway" and ans.generated
     assert {p.doc_id for p in ans.sources} == {"ada_lindqvist.txt", "places.txt"}
 
 
@@ -71,24 +72,24 @@ def test_save_load_roundtrip_answers_the_same(tmp_path):
     assert kgllm.Reasoner(again, llm=None).ask(q).text == kgllm.Reasoner(kg, llm=None).ask(q).text
 
 
-def test_answer_streams_token_by_token(lm):
-    class Recording:
-        def __init__(self) -> None:
-            self.convs: list = []
-
-        def chat(self, convs, max_new_tokens: int = 48):
-            self.convs += convs
-            return lm.chat(convs, max_new_tokens)
-
-        def stream_chat(self, conv, max_new_tokens: int = 48):
-            self.convs.append(conv)
-            yield from lm.stream_chat(conv, max_new_tokens)
-
+def test_model_names_the_answer_of_a_one_fact_question(lm):
     kg = kgllm.KnowledgeGraph()
-    kg.ingest_files(["graphs/demo"])
+    kg.ingest(["Marie Curie was born in Warsaw."])
+    ans = kgllm.Reasoner(kg, llm=lm).ask("Where was Marie Curie born?")
+    # What the model wrote, not the graph's fallback: its own completion names the city.
+    assert ans.generated is not None and "Warsaw" in ans.generated
+    assert ans.text == ans.generated and ans.entities[0] == "warsaw"
+    graph_only = kgllm.Reasoner(kg, llm=None).ask("Where was Marie Curie born?")
+    assert graph_only.text == "Warsaw" and graph_only.generated is None
+
+
+def test_answer_streams_token_by_token(lm):
+    kg = kgllm.KnowledgeGraph()
+    kg.ingest(["Marie Curie was born in Warsaw."])
     pieces: list[str] = []
-    rec = Recording()
-    ans = kgllm.Reasoner(kg, llm=rec).ask("In which country was Ada Lindqvist born?", on_token=pieces.append)
+    ans = kgllm.Reasoner(kg, llm=lm).ask("Where was Marie Curie born?", on_token=pieces.append)
     assert len(pieces) > 1                                  # many pieces, not one block
-    assert "".join(pieces).strip() == lm.chat(rec.convs[:1], 40)[0]
-    assert ans.text == kgllm.Reasoner(kg, llm=lm).ask("In which country was Ada Lindqvist born?").text
+    assert "".join(pieces).strip() == ans.generated         # the pieces are the model's completion
+    assert "Warsaw" in ans.generated
+    batch = kgllm.Reasoner(kg, llm=lm).ask_many(["Where was Marie Curie born?"])[0]
+    assert batch.generated == ans.generated                 # greedy: streamed and batched agree

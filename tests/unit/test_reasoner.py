@@ -7,7 +7,7 @@ import pytest
 from kgllm.errors import ConfigError, InputError
 from kgllm.reason.reasoner import NOT_SUPPORTED, Reasoner, ReasonerConfig
 from kgllm.stores.memory import MemoryStore
-from kgllm.types import Fact, GraphDelta, Provenance
+from kgllm.types import Entity, Fact, GraphDelta, Provenance
 
 
 class Scripted:
@@ -30,7 +30,8 @@ def _store() -> MemoryStore:
         ("ada lindqvist", "found", "fjordcell", "In 2015 she founded Fjordcell."),
         ("fjordcell", "headquartered_in", "stavanger", "Fjordcell is headquartered in Stavanger."),
     ]
-    delta = GraphDelta()
+    delta = GraphDelta(entities=[Entity.from_name(n) for n in ("Ada Lindqvist", "Tromsø", "Norway", "Fjordcell",
+                                                               "Stavanger")])
     for i, (s, r, o, sent) in enumerate(facts):
         delta.facts.append(Fact(s, r, o, provenance=(Provenance(f"doc{i}", 0, 0, len(sent), "rules", sent),)))
     store.upsert(delta)
@@ -39,26 +40,30 @@ def _store() -> MemoryStore:
 
 def test_graph_only_answer_cites_path_and_sources():
     ans = Reasoner(_store(), llm=None).ask("What is the birthplace of Ada Lindqvist?")
-    assert ans.supported
-    assert ans.text == "tromsø"
+    assert ans.supported and ans.generated is None
+    assert ans.text == "Tromsø"                                # the name as written, not the id
     assert [f.relation for f in ans.facts] == ["born_in"]
-    assert ans.sources[0].sentence == "Ada Lindqvist was born in Tromsø."
+    assert ans.cite().splitlines() == [
+        "Tromsø",
+        "  [1] Ada Lindqvist --born_in--> Tromsø",
+        '      source doc0:0-33 "Ada Lindqvist was born in Tromsø."',
+    ]
 
 
 def test_llm_may_choose_among_top_candidates_and_its_sentence_is_kept():
     store = _store()
     llm = Scripted("Ada Lindqvist was born in Tromsø.")
     ans = Reasoner(store, llm=llm).ask("Where was Ada Lindqvist born?")
-    assert ans.text == "Ada Lindqvist was born in Tromsø."
-    assert "tromsø" in ans.entities
+    assert ans.text == ans.generated == "Ada Lindqvist was born in Tromsø."
+    assert ans.entities[0] == "tromsø"
     # the prompt carries numbered facts
     assert "[1]" in llm.prompts[0][1]["content"]
 
 
 def test_llm_answer_outside_the_graph_is_replaced_by_graph_answer():
     ans = Reasoner(_store(), llm=Scripted("Paris, obviously.")).ask("Where was Ada Lindqvist born?")
-    assert ans.text == ans.entities[0]
-    assert "Paris" not in ans.text
+    assert ans.text == "Tromsø" and ans.entities[0] == "tromsø"
+    assert ans.generated == "Paris, obviously."               # what the model said is kept, apart
 
 
 def test_unknown_entity_is_reported_unsupported():
@@ -119,7 +124,7 @@ def test_ask_streams_pieces_and_answer_is_their_text():
     pieces: list[str] = []
     llm = Streaming("Ada Lindqvist was born in Tromsø.")
     ans = Reasoner(_store(), llm=llm).ask("Where was Ada Lindqvist born?", on_token=pieces.append)
-    assert len(pieces) == 6 and "".join(pieces) == ans.text == "Ada Lindqvist was born in Tromsø."
+    assert len(pieces) == 6 and "".join(pieces) == ans.text == ans.generated == "Ada Lindqvist was born in Tromsø."
     # a generator that cannot stream hands over its whole text once
     whole: list[str] = []
     Reasoner(_store(), llm=Scripted("Tromsø")).ask("Where was Ada Lindqvist born?", on_token=whole.append)
@@ -131,7 +136,7 @@ def test_ask_streams_pieces_and_answer_is_their_text():
 
 
 def test_relations_batch_every_prompt_into_one_llm_call():
-    from kgllm.reason.reasoner import finish_relation_plans
+    from kgllm.reason.relations import finish_relation_plans
 
     store = MemoryStore()
     store.upsert(GraphDelta(facts=[Fact("jason", "mentor", "lisa"), Fact("gabrielle", "boss", "jason"),
@@ -156,8 +161,7 @@ def test_relations_batch_every_prompt_into_one_llm_call():
 
 
 def test_resolve_llm_choices(tmp_path):
-    from kgllm.engine.openai_client import OpenAIClient
-    from kgllm.reason.llm import LocalLM, resolve_llm
+    from kgllm.lm import LocalLM, OpenAIClient, resolve_llm
 
     assert resolve_llm(None) is None
     scripted = Scripted("x")
@@ -176,3 +180,25 @@ def test_resolve_llm_choices(tmp_path):
 def test_llm_answer_in_quotes_still_names_the_candidate():
     ans = Reasoner(_store(), llm=Scripted('The answer is "Tromsø".')).ask("Where was Ada Lindqvist born?")
     assert ans.text == 'The answer is "Tromsø".' and ans.entities[0] == "tromsø"
+
+
+def test_reasoner_built_before_an_ingest_links_the_entities_it_added():
+    from kgllm.graph import KnowledgeGraph
+
+    kg = KnowledgeGraph()
+    kg.ingest(["Maren Holt was born in Bergen."])
+    reasoner = Reasoner(kg, llm=None)
+    assert reasoner.ask("Where was Maren Holt born?").text == "Bergen"
+    kg.ingest(["Tobias Rask was born in Aarhus."])
+    ans = reasoner.ask("Where was Tobias Rask born?")
+    assert ans.supported and ans.text == "Aarhus"
+    assert ans.cite().splitlines()[1] == "  [1] Tobias Rask --born_in--> Aarhus"
+
+
+def test_ask_many_takes_subgraphs_already_retrieved():
+    store = _store()
+    reasoner = Reasoner(store, llm=None)
+    sub = reasoner.retriever.retrieve("Where was Ada Lindqvist born?")
+    assert [a.text for a in reasoner.ask_many(["Where was Ada Lindqvist born?"], subgraphs=[sub])] == ["Tromsø"]
+    with pytest.raises(InputError, match="2 subgraphs for 1 questions"):
+        reasoner.ask_many(["Where was Ada Lindqvist born?"], subgraphs=[sub, sub])

@@ -11,6 +11,7 @@ from kgllm.errors import ConfigError, InputError
 from kgllm.eval.kgqa import evaluate_kgqa
 from kgllm.retrieve.context import build_context
 from kgllm.retrieve.link import EntityLinker, LinkedEntity, tokenize
+from kgllm.retrieve.question import split_glued
 from kgllm.retrieve.subgraph import Retriever, RetrieverConfig, rank_answers, relation_text
 from kgllm.stores.memory import MemoryStore
 from kgllm.types import Entity, Fact, GraphDelta, Subgraph
@@ -69,8 +70,8 @@ def test_link_exact_alias_fuzzy_and_none(store):
     exact = linker.link("where was alice_moreau 's father born ?")
     assert exact[0] == LinkedEntity("alice moreau", "alice moreau", exact[0].score, "exact", (2, 4))
     assert linker.link("who is ally moreau married to")[0].method == "alias"
-    fuzzy = linker.link("who is alise moreau ?")
-    assert fuzzy and fuzzy[0].entity_id == "alice moreau" and fuzzy[0].method == "fuzzy"
+    assert linker.link("who is alise moreau ?") == [LinkedEntity("alice moreau", "alise moreau", 0.7906, "fuzzy",
+                                                                 (2, 4))]
     assert linker.link("what is the meaning of life") == []
     assert linker.link("alice_moreau", limit=0) == []
 
@@ -109,7 +110,7 @@ def test_two_hop_path_without_hop_count(retriever):
 
 
 def test_three_hop_path_without_hop_count(retriever):
-    sub = retriever.retrieve("what is the nationality of the wife of alice_moreau 's father ?")
+    sub = retriever.retrieve("which nationality does the wife of alice_moreau 's father hold ?")
     assert sub.paths[0].relations == ("parents", "spouse", "nationality")
     assert rank_answers(sub)[0][0] == "belgium"
     scores = [p.score for p in sub.paths]
@@ -117,8 +118,56 @@ def test_three_hop_path_without_hop_count(retriever):
 
 
 def test_top_path_end_is_top_answer(retriever):
-    sub = retriever.retrieve("what is the job of alice_moreau 's husband ?")
+    sub = retriever.retrieve("which job does alice_moreau 's husband have ?")
     assert rank_answers(sub)[0][0] == sub.paths[0].end == "pilot"
+
+
+def test_glued_words_split_into_known_words_each_its_own_phrase(retriever):
+    assert split_glued("spousejob", {"spouse", "job", "spo", "usejob"}) == ["spouse", "job"]
+    assert split_glued("grandfather", set()) == ["father", "'s", "father"]
+    assert split_glued("spousejob", set()) == ["spousejob"]          # nothing known: kept
+    sub = retriever.retrieve("what is alice_moreau 's spousejob ?")  # two relations run together
+    assert sub.paths[0].relations == ("spouse", "profession")
+    assert rank_answers(sub)[0][0] == "pilot"
+
+
+def test_question_frame_keeps_question_words_and_a_final_verb():
+    from kgllm.retrieve.question import RelationIndex, analyse, frame_text
+
+    store = MemoryStore()
+    store.upsert(_delta())
+    index = RelationIndex(store)
+    index.ensure()
+    q = analyse(tokenize("what does alice_moreau 's husband do ?"), (2, 4), index, max_hops=3)
+    assert [p.text for p in q.phrases] == ["husband"]
+    assert frame_text(q, q.phrases[0].mask) == "what does x do"     # the verb asks the last hop
+    q = analyse(tokenize("what is alice_moreau 's husband ?"), (2, 4), index, max_hops=3)
+    assert frame_text(q, q.phrases[0].mask) is None                 # nothing left to ask
+
+
+def test_question_word_answered_by_the_previous_hop_pays_for_no_more_hops():
+    store = MemoryStore()
+    store.upsert(GraphDelta(facts=[Fact("ines", "born_in", "lisbon"), Fact("lisbon", "capital_of", "portugal"),
+                                   Fact("ines", "works_for", "acme")]))
+    sub = Retriever(store).retrieve("where was ines born ?")
+    assert sub.paths[0].relations == ("born_in",) and rank_answers(sub)[0][0] == "lisbon"
+    sub = Retriever(store).retrieve("in which country was ines born ?")
+    assert sub.paths[0].relations == ("born_in", "capital_of") and rank_answers(sub)[0][0] == "portugal"
+
+
+def test_retriever_and_linker_see_entities_and_relations_added_after_them():
+    store = MemoryStore()
+    store.upsert(_delta())
+    retriever = Retriever(store)
+    assert rank_answers(retriever.retrieve("what is alice_moreau 's profession ?"))[0][0] == "painter"
+    assert retriever.retrieve("where does zofia nowak live ?").seeds == []
+    store.upsert(GraphDelta(entities=[Entity("zofia nowak", "Zofia Nowak")],
+                            facts=[Fact("zofia nowak", "lives_in", "quebec"),
+                                   Fact("david roche", "sibling", "zofia nowak")]))
+    sub = retriever.retrieve("where does zofia nowak live ?")
+    assert sub.seeds == ["zofia nowak"] and rank_answers(sub)[0][0] == "quebec"
+    sub = retriever.retrieve("which sibling does alice_moreau 's husband have ?")   # a relation new to it
+    assert rank_answers(sub)[0][0] == "zofia nowak"
 
 
 def test_no_entity_gives_empty_subgraph(retriever):
@@ -137,8 +186,10 @@ def test_fallback_to_neighbourhood_when_beam_finds_nothing():
     sub = Retriever(st, config=RetrieverConfig(fallback_hops=1)).retrieve("where was alice_moreau 's father born ?")
     assert sub.paths == []
     assert sub.seeds == ["alice moreau"]
-    assert {f.subject for f in sub.facts} | {f.object for f in sub.facts} >= {"alice moreau", "bernard moreau"}
-    assert all("alice moreau" in (f.subject, f.object) for f in sub.facts)
+    around = [("gender", "female"), ("parents", "bernard moreau"), ("place_of_birth", "paris"),
+              ("profession", "painter"), ("spouse", "david roche")]
+    assert sorted((f.subject, f.relation, f.object) for f in sub.facts) == (
+        [("alice moreau", r, o) for r, o in around] + [("bernard moreau", "children", "alice moreau")])
 
 
 @pytest.mark.parametrize("field, value", [("beam_width", 0), ("max_hops", 0), ("fallback_hops", -1),
@@ -157,7 +208,7 @@ def test_context_numbers_facts_best_paths_first_and_respects_budget(retriever):
     assert lines[1] == "[2] bernard_moreau --place_of_birth--> lyon"
     assert len(lines) == len(facts) == len({f.id for f in sub.facts} | {f.id for p in sub.paths for f in p.facts})
     short, few = build_context(sub, max_tokens=16)
-    assert short.splitlines() == lines[:len(few)] and 1 <= len(few) < len(facts)
+    assert short.splitlines() == lines[:1] and few == facts[:1]
     none, nothing = build_context(sub, max_tokens=0)
     assert none == "" and nothing == []
     one, _ = build_context(sub, max_tokens=10_000, count_tokens=lambda s: 10_001)
@@ -179,7 +230,7 @@ def test_evaluate_kgqa_on_tiny_files(tmp_path):
     questions = [
         {"question": "where was alice_moreau 's father born ?", "answers": ["lyon"],
          "path": ["alice_moreau", "parents", "bernard_moreau", "place_of_birth", "lyon"]},
-        {"question": "what is the nationality of alice_moreau 's husband ?", "answers": ["canada"],
+        {"question": "which nationality does alice_moreau 's husband hold ?", "answers": ["canada"],
          "path": ["alice_moreau", "spouse", "david_roche", "nationality", "canada"]},
         {"question": "what is alice_moreau 's profession ?", "answers": ["Pilot"]},  # wrong on purpose
     ]
@@ -197,7 +248,9 @@ def test_evaluate_kgqa_on_tiny_files(tmp_path):
 
     with_lm = evaluate_kgqa(kb, qs, llm=Echo())
     assert Echo.calls == 1 and with_lm["hits@1"] == result["hits@1"]
-    assert 0.0 <= with_lm["answer_hits@1"] <= 1.0
+    # The echo names the first fact's object (the father, the husband, the painter): in questions 1 and 2 no top
+    # candidate, so the graph's answer stays (right); in question 3 the graph's own answer (wrong on purpose).
+    assert with_lm["answer_hits@1"] == pytest.approx(2 / 3)
 
 
 @pytest.mark.parametrize("line, message", [

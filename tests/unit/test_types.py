@@ -17,6 +17,7 @@ from kgllm.types import (
     Subgraph,
     entity_id,
     fact_id,
+    unique_sources,
 )
 
 
@@ -121,3 +122,26 @@ def test_answer_cite_unsupported_has_only_text():
     a = Answer("Who is X?", "The graph holds nothing about X.", supported=False)
     assert a.cite() == "The graph holds nothing about X."
     assert a.entities == [] and a.subgraph is None
+
+
+def test_answer_cite_shows_entity_names_as_written():
+    p = Provenance("bio.txt", 0, 0, 33, "rules", "Ada Lindqvist was born in Tromsø.")
+    f = Fact("ada lindqvist", "born_in", "tromsø", provenance=(p,))
+    names = {"ada lindqvist": Entity.from_name("Ada Lindqvist"), "tromsø": Entity.from_name("Tromsø")}
+    sub = Subgraph(seeds=["ada lindqvist"], facts=[f], entities=names)
+    answer = Answer("Where was Ada Lindqvist born?", "Tromsø", [f], [p], subgraph=sub)
+    assert answer.cite().splitlines() == [
+        "Tromsø",
+        "  [1] Ada Lindqvist --born_in--> Tromsø",
+        '      source bio.txt:0-33 "Ada Lindqvist was born in Tromsø."',
+    ]
+    assert sub.name("tromsø") == "Tromsø" and sub.name("unknown id") == "unknown id"
+    assert f.as_line({"tromsø": "Tromsø"}) == "ada lindqvist --born_in--> Tromsø"
+
+
+def test_unsupported_answer_and_unique_sources():
+    a = Answer.unsupported("Who?", "nothing links them")
+    assert (a.text, a.supported, a.facts, a.generated) == (
+        "The graph does not support an answer: nothing links them.", False, [], None)
+    p, q = Provenance("d", 0, 0, 4, "rules", "A r B."), Provenance("e")
+    assert unique_sources([Fact("a", "r", "b", provenance=(p, q)), Fact("b", "r", "c", provenance=(q,))]) == [p, q]
