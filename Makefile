@@ -7,12 +7,13 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test eval help
+.PHONY: setup demo test test-fast eval help
 
 help:
-	@echo "make demo   set up the environment, build a graph from graphs/demo/, ask a question"
-	@echo "make test   run the whole test suite (what .ci/run calls)"
-	@echo "make eval   measure the dev figures reported in README.md"
+	@echo "make demo        set up the environment, build a graph from graphs/demo/, ask a question"
+	@echo "make test        run the whole test suite (what .ci/run calls)"
+	@echo "make test-fast   the quick loop: every test not marked slow (no real LM, no Neo4j server)"
+	@echo "make eval        measure the dev figures reported in README.md"
 
 setup:
 	@KGLLM_VENV="$(KGLLM_VENV)" bash .ci/setup
@@ -23,6 +24,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
 
 eval: setup
 	bash benchmarks/dev_figures.sh

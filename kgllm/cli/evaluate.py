@@ -1,0 +1,94 @@
+"""Evaluation commands: ``eval extraction``, ``eval kgqa``, ``eval textgraph``."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from kgllm.cli.common import (JsonOpt, LimitOpt, LlmKeyOpt, LlmNameOpt, LlmUrlOpt, ModelOpt, PasswordOpt, StoreSpec,
+                              UriOpt, UserOpt, command, err, new_app, open_llm, open_store, report, run)
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``eval`` command group to ``app``."""
+    eval_app = new_app("Measure extraction, KG question answering and text-to-graph-to-answer on dataset files.")
+    command(eval_app, "extraction")(eval_extraction)
+    command(eval_app, "kgqa")(eval_kgqa)
+    command(eval_app, "textgraph")(eval_textgraph)
+    app.add_typer(eval_app, name="eval")
+
+
+def eval_extraction(
+    file: Path = typer.Argument(..., help="JSONL, one object per line with the text (\"text\") and its gold "
+                                          "subject-relation-object triples (\"triples\")."),
+    limit: Optional[int] = LimitOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Score the rule extractor against gold triples: strict and relaxed micro precision, recall and F1."""
+    from kgllm.eval.extraction import evaluate_extraction
+
+    result = run(lambda: evaluate_extraction(file, limit=limit, progress=err.is_terminal))
+    report(f"extraction: {file.name}", result, as_json)
+
+
+def eval_kgqa(
+    questions: Path = typer.Argument(..., help="JSONL, one object per line with \"question\", its \"answers\" "
+                                               "and optionally the gold reasoning \"path\"."),
+    kb: Path = typer.Option(..., "--kb", metavar="TSV", help="Knowledge base the questions are asked against, "
+                                                             "one subject<TAB>relation<TAB>object per line."),
+    limit: Optional[int] = LimitOpt,
+    as_json: bool = JsonOpt,
+    store: str = typer.Option("memory", "--store", metavar="KIND",
+                              help="Load the KB into 'memory' (fresh, default) or 'neo4j' (the --uri database)."),
+    uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
+    with_llm: bool = typer.Option(False, "--llm", help="Also answer with the LM, batched through the engine "
+                                  "(implied by --llm-url or --model), and report answer_hits@1."),
+    model: Optional[Path] = ModelOpt,
+    llm_url: Optional[str] = LlmUrlOpt, llm_name: str = LlmNameOpt, llm_key: Optional[str] = LlmKeyOpt,
+) -> None:
+    """Measure Hits@1 and gold-path recall of graph retrieval over a TSV knowledge base.
+
+    With --llm the reasoner also answers every question (all prompts in one engine batch), and answer_hits@1
+    scores the entity its answers settle on.
+    """
+    from kgllm.eval.kgqa import evaluate_kgqa
+
+    def go() -> dict[str, Any]:
+        with contextlib.ExitStack() as stack:
+            target = None
+            if store != "memory":
+                target = stack.enter_context(open_store(StoreSpec(None, store, uri, user, password)))
+            llm = stack.enter_context(open_llm(not (with_llm or llm_url or model), model, llm_url, llm_name,
+                                               llm_key, progress=err.is_terminal))
+            return evaluate_kgqa(kb, questions, limit=limit, progress=err.is_terminal, store=target, llm=llm)
+
+    result = run(go)
+    report(f"kgqa: {questions.name}", result, as_json)
+
+
+def eval_textgraph(
+    file: Path = typer.Argument(..., help="JSONL, one story per line with \"text\", \"question\", its "
+                                          "\"answers\" and the gold \"triples\"."),
+    limit: Optional[int] = LimitOpt,
+    no_llm: bool = typer.Option(False, "--no-llm", help="Answer from the graph alone."),
+    model: Optional[Path] = ModelOpt,
+    llm_url: Optional[str] = LlmUrlOpt, llm_name: str = LlmNameOpt, llm_key: Optional[str] = LlmKeyOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Build a graph per story, answer its question, and score the answers' accuracy and the extraction.
+
+    The LM prompts of all stories run through the engine (or the --llm-url server) in one batch.
+    """
+    from kgllm.eval.textgraph import evaluate_textgraph
+
+    def go() -> dict[str, Any]:
+        with open_llm(no_llm, model, llm_url, llm_name, llm_key, progress=err.is_terminal) as llm:
+            return evaluate_textgraph(file, limit=limit, progress=err.is_terminal, llm=llm)
+
+    result = run(go)
+    report(f"textgraph: {file.name}", result, as_json)
