@@ -16,10 +16,15 @@ from kgllm.errors import (
     NotFoundError,
     StoreError,
 )
+from kgllm.extract.base import ExtractionResult, Extractor, SkippedDocument
+from kgllm.extract.resolve import EntityResolver, ResolverConfig
+from kgllm.extract.rules import RuleExtractor
 from kgllm.graph import IngestReport, KnowledgeGraph
-from kgllm.reason.llm import LocalLM
+from kgllm.lm import Generator, LocalLM, StreamingGenerator, resolve_llm
 from kgllm.reason.reasoner import Reasoner, ReasonerConfig
-from kgllm.stores.base import GraphStore
+from kgllm.reason.relations import RelationPlan
+from kgllm.retrieve.subgraph import Retriever
+from kgllm.stores.base import GraphStore, UpsertResult
 from kgllm.stores.memory import MemoryStore
 from kgllm.types import Answer, Chunk, Document, Entity, Fact, GraphDelta, Merge, Path, Provenance, Subgraph
 
@@ -31,9 +36,13 @@ __all__ = [
     "ConfigError",
     "Document",
     "Entity",
+    "EntityResolver",
     "ExtractionError",
+    "ExtractionResult",
+    "Extractor",
     "Fact",
     "GenerationError",
+    "Generator",
     "GraphDelta",
     "GraphStore",
     "IngestReport",
@@ -48,7 +57,15 @@ __all__ = [
     "Provenance",
     "Reasoner",
     "ReasonerConfig",
+    "RelationPlan",
+    "ResolverConfig",
+    "Retriever",
+    "RuleExtractor",
+    "SkippedDocument",
     "StoreError",
+    "StreamingGenerator",
     "Subgraph",
+    "UpsertResult",
     "__version__",
+    "resolve_llm",
 ]
