@@ -266,13 +266,9 @@ def test_evaluate_kgqa_names_bad_lines(tmp_path, line, message):
         evaluate_kgqa(kb, qs)
 
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared/data"
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not (DATA / "kgqa/PQ-2H-dev.jsonl").exists(), reason="shared evaluation data not present")
-def test_pathquestion_2hop_dev_sample():
-    result = evaluate_kgqa(DATA / "kgqa/PQ-2H-kb.tsv", DATA / "kgqa/PQ-2H-dev.jsonl", limit=200)
+def test_pathquestion_2hop_dev_sample(shared_data):
+    result = evaluate_kgqa(shared_data / "kgqa/PQ-2H-kb.tsv", shared_data / "kgqa/PQ-2H-dev.jsonl", limit=200)
     assert result["n"] == 200
     assert result["hits@1"] >= 0.85
     assert result["path_recall"] >= 0.9
