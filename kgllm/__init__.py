@@ -24,6 +24,7 @@ from kgllm.lm import Generator, LocalLM, StreamingGenerator, resolve_llm
 from kgllm.reason.reasoner import Reasoner, ReasonerConfig
 from kgllm.reason.relations import RelationPlan
 from kgllm.retrieve.subgraph import Retriever
+from kgllm.schema import RelationSpec, Schema
 from kgllm.stores.base import GraphStore, UpsertResult
 from kgllm.stores.memory import MemoryStore
 from kgllm.types import Answer, Chunk, Document, Entity, Fact, GraphDelta, Merge, Path, Provenance, Subgraph
@@ -58,9 +59,11 @@ __all__ = [
     "Reasoner",
     "ReasonerConfig",
     "RelationPlan",
+    "RelationSpec",
     "ResolverConfig",
     "Retriever",
     "RuleExtractor",
+    "Schema",
     "SkippedDocument",
     "StoreError",
     "StreamingGenerator",

@@ -24,6 +24,7 @@ from kgllm.extract.base import ExtractionResult, Extractor, SkippedDocument
 from kgllm.extract.resolve import EntityResolver
 from kgllm.extract.rules import RuleExtractor
 from kgllm.loaders import load_sources, load_text, read_kb_tsv
+from kgllm.schema import Schema
 from kgllm.stores.base import GraphStore, UpsertResult
 from kgllm.stores.memory import MemoryStore
 from kgllm.types import Document
@@ -57,13 +58,26 @@ class KnowledgeGraph:
         :class:`~kgllm.extract.rules.RuleExtractor`.
     resolver:
         Entity resolution before writing; ``None`` disables it.
+    schema:
+        What the graph may contain (:class:`~kgllm.schema.Schema`, or a path to a schema file). When given, the
+        extractor's facts are typed onto its relations before resolution and writing
+        (:class:`~kgllm.extract.typing.RelationTyper`: a fact no relation of the schema fits is dropped).
+    canonicalize:
+        Without a schema, join near-identical spellings of one relation within each ingest
+        (:func:`~kgllm.extract.typing.canonicalize_relations`; conservative, off by default).
     """
 
     def __init__(self, store: GraphStore | None = None, extractor: Extractor | None = None,
-                 resolver: EntityResolver | None | str = "default") -> None:
+                 resolver: EntityResolver | None | str = "default",
+                 schema: Schema | str | os.PathLike[str] | None = None, canonicalize: bool = False) -> None:
         self.store: GraphStore = store if store is not None else MemoryStore()
         self.extractor: Extractor = extractor or RuleExtractor()
         self.resolver = EntityResolver() if resolver == "default" else resolver
+        if schema is not None and not isinstance(schema, Schema):
+            schema = Schema.from_file(schema)
+        self.schema: Schema | None = schema
+        self.canonicalize = canonicalize
+        self._typer: Any = None
 
     # ------------------------------------------------------------------ build
     def ingest(self, texts: Iterable[str | Document] | str | Document, progress: bool = False) -> IngestReport:
@@ -93,6 +107,16 @@ class KnowledgeGraph:
             raise InputError("nothing to ingest: no texts given")
         delta = self.extractor.extract(docs, progress=progress)
         skipped = tuple(delta.skipped) if isinstance(delta, ExtractionResult) else ()
+        if self.schema is not None:
+            if self._typer is None:
+                from kgllm.extract.typing import RelationTyper
+
+                self._typer = RelationTyper(self.schema)
+            delta = self._typer.type_delta(delta)
+        elif self.canonicalize:
+            from kgllm.extract.typing import canonicalize_relations
+
+            delta = canonicalize_relations(delta)
         if self.resolver is not None:
             delta = self.resolver.resolve(delta, self.store)
         before = self.store.stats()

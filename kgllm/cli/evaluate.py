@@ -27,12 +27,21 @@ def eval_extraction(
     file: Path = typer.Argument(..., help="JSONL, one object per line with the text (\"text\") and its gold "
                                           "subject-relation-object triples (\"triples\")."),
     limit: Optional[int] = LimitOpt,
+    no_schema: bool = typer.Option(False, "--no-schema", help="Score the raw relation phrases, ignoring the items' "
+                                                              "\"relations\"."),
+    canonicalize: bool = typer.Option(False, "--canonicalize", help="Join near-identical relation spellings in "
+                                      "the items scored without \"relations\" (the file read as one ingest)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Score the rule extractor against gold triples: strict and relaxed micro precision, recall and F1."""
+    """Score the rule extractor against gold triples: strict and relaxed micro precision, recall and F1.
+
+    Items with a "relations" field (the allowed relation names) have their facts typed onto those relations first,
+    unless --no-schema is given.
+    """
     from kgllm.eval.extraction import evaluate_extraction
 
-    result = run(lambda: evaluate_extraction(file, limit=limit, progress=err.is_terminal))
+    result = run(lambda: evaluate_extraction(file, limit=limit, progress=err.is_terminal, use_schema=not no_schema,
+                                             canonicalize=canonicalize))
     report(f"extraction: {file.name}", result, as_json)
 
 

@@ -32,16 +32,25 @@ def build(
     graph: Optional[Path] = GraphOpt,
     text_field: str = typer.Option("text", metavar="FIELD", help="Field holding the text in JSONL files."),
     no_resolve: bool = typer.Option(False, "--no-resolve", help="Skip entity resolution."),
+    schema: Optional[Path] = typer.Option(None, "--schema", metavar="FILE",
+                                          help="Relations the graph may hold (JSON list of names or of objects with "
+                                               "name, description, domain, range); each extracted fact is typed "
+                                               "onto the closest one, or dropped when none fits."),
+    canonicalize: bool = typer.Option(False, "--canonicalize", help="Without --schema: join near-identical "
+                                      "spellings of one relation (e.g. locate_in and located_in)."),
     store: str = StoreOpt, uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
 ) -> None:
     """Extract facts from SOURCES and add them to the graph; facts already there are kept."""
     from kgllm.graph import KnowledgeGraph
+    from kgllm.schema import Schema
 
     spec = StoreSpec(graph, store, uri, user, password)
 
     def go() -> None:
+        allowed = Schema.from_file(schema) if schema is not None else None   # a bad file fails before the store opens
         with open_store(spec, create=True) as target:
-            kg = KnowledgeGraph(target, **({"resolver": None} if no_resolve else {}))
+            kg = KnowledgeGraph(target, schema=allowed, canonicalize=canonicalize,
+                                **({"resolver": None} if no_resolve else {}))
             start = time.perf_counter()
             report = kg.ingest_files(sources, text_field=text_field, progress=err.is_terminal)
             save_if_file(target, spec)

@@ -6,6 +6,10 @@ Matching rules
       quotes and punctuation stripped);
     * relation names also split camelCase and read ``_``/``-`` as spaces, so
       ``birthPlace``, ``birth_place`` and ``birth place`` are one relation;
+    * an item with a ``relations`` field (the allowed relation names) has its
+      extracted facts typed onto them first (:class:`~kgllm.extract.typing.RelationTyper`:
+      each phrase mapped to the closest allowed relation, or dropped below the
+      threshold), unless ``use_schema=False``;
     * **strict**: subject, relation and object match; **relaxed**: subject and
       object match, the relation is ignored;
     * duplicates are dropped on each side, and the matching is one-to-one: each
@@ -27,20 +31,17 @@ Examples
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from typing import Any, Iterable, Sequence
 
 from kgllm.errors import InputError
 from kgllm.extract.base import ExtractionResult
 from kgllm.loaders import iter_jsonl
-from kgllm.types import Document, GraphDelta, entity_id
+from kgllm.schema import Schema, relation_words
+from kgllm.types import Document, Fact, GraphDelta, entity_id
 
 __all__ = ["normalize_entity", "normalize_relation", "score_triples", "prf", "delta_triples",
            "evaluate_extraction"]
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_SEP = re.compile(r"[\s_\-]+")
 
 Triple = Sequence[str]
 
@@ -62,7 +63,7 @@ def normalize_relation(text: str) -> str:
     >>> normalize_relation("ICAOLocationIdentifier")
     'icao location identifier'
     """
-    return _SEP.sub(" ", _CAMEL.sub(" ", str(text))).strip().casefold()
+    return relation_words(text)
 
 
 def _matches(pred: Counter, gold: Counter) -> int:
@@ -133,7 +134,8 @@ def _validate(path: Any, lineno: int, obj: dict[str, Any]) -> None:
 
 
 def evaluate_extraction(path: str | os.PathLike[str], limit: int | None = None, extractor: Any = None,
-                        progress: bool = False) -> dict[str, Any]:
+                        progress: bool = False, use_schema: bool = True,
+                        typing: dict[str, Any] | None = None, canonicalize: bool = False) -> dict[str, Any]:
     """Micro-averaged strict and relaxed P/R/F1 of an extractor on an extraction JSONL file.
 
     Parameters
@@ -147,12 +149,21 @@ def evaluate_extraction(path: str | os.PathLike[str], limit: int | None = None, 
         scored (no entity resolution); predicted strings are the entity names.
     progress : bool, optional
         Show the extractor's progress bar (it counts texts).
+    use_schema : bool, optional
+        Type each item's facts onto its ``relations`` when it has them (default); False scores the raw phrases.
+    typing : dict, optional
+        Keyword arguments for :class:`~kgllm.extract.typing.RelationTyper` (``threshold``, ``keep_unmatched``,
+        ``sentence_weight``, ``type_penalty``).
+    canonicalize : bool, optional
+        Join near-identical relation spellings across the items scored without a schema
+        (:func:`~kgllm.extract.typing.canonicalize_relations`, the whole file read as one ingest).
 
     Returns
     -------
     dict
-        ``{"n": int, "skipped": int, "strict": {"precision", "recall", "f1"}, "relaxed": {...}}``;
-        ``skipped`` counts the items the extractor could not read (scored as predicting nothing).
+        ``{"n": int, "skipped": int, "typed": int, "strict": {"precision", "recall", "f1"}, "relaxed": {...}}``;
+        ``skipped`` counts the items the extractor could not read (scored as predicting nothing), ``typed`` the
+        items whose facts were typed onto their ``relations``.
 
     Raises
     ------
@@ -170,7 +181,7 @@ def evaluate_extraction(path: str | os.PathLike[str], limit: int | None = None, 
     """
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise InputError(f"limit must be a non-negative integer, got {limit!r}")
-    items: list[tuple[str, list]] = []
+    items: list[tuple[str, list, Schema | None]] = []
     docs: list[Document] = []
     for lineno, obj in iter_jsonl(path):
         if limit is not None and len(items) >= limit:
@@ -178,17 +189,44 @@ def evaluate_extraction(path: str | os.PathLike[str], limit: int | None = None, 
         _validate(path, lineno, obj)
         doc_id = f"{obj.get('id', 'item')}:{lineno}"
         docs.append(Document(doc_id, obj["text"], source=f"{path}:{lineno}"))
-        items.append((doc_id, obj["triples"]))
+        schema = Schema.from_names(obj["relations"], f"{path}:{lineno}") if use_schema and obj.get("relations") \
+            else None
+        items.append((doc_id, obj["triples"], schema))
     if extractor is None:
         from kgllm.extract.rules import RuleExtractor
 
         extractor = RuleExtractor()
     extracted = extractor.extract(docs, progress=progress) if docs else GraphDelta()
-    predicted = delta_triples(extracted)
     skipped = len(extracted.skipped) if isinstance(extracted, ExtractionResult) else 0
+    schemas = {doc_id: schema for doc_id, _, schema in items if schema is not None}
+    if schemas or canonicalize:
+        extracted = _type_by_item(extracted, schemas, typing or {}, canonicalize)
+    predicted = delta_triples(extracted)
     totals = {"strict": [0, 0, 0], "relaxed": [0, 0, 0]}
-    for doc_id, gold in items:
+    for doc_id, gold, _ in items:
         for mode, counts in score_triples(predicted.get(doc_id, []), gold).items():
             for i, v in enumerate(counts):
                 totals[mode][i] += v
-    return {"n": len(items), "skipped": skipped, "strict": prf(*totals["strict"]), "relaxed": prf(*totals["relaxed"])}
+    return {"n": len(items), "skipped": skipped, "typed": len(schemas), "strict": prf(*totals["strict"]),
+            "relaxed": prf(*totals["relaxed"])}
+
+
+def _type_by_item(delta: GraphDelta, schemas: dict[str, Schema], options: dict[str, Any],
+                  canonicalize: bool = False) -> GraphDelta:
+    """``delta`` with each document's facts typed onto that document's schema (others unchanged or canonicalised)."""
+    from kgllm.extract.typing import RelationTyper, canonicalize_relations, retype_facts
+
+    by_doc: dict[str, list[Fact]] = {}
+    for fact in delta.facts:
+        doc = fact.provenance[0].doc_id if fact.provenance else ""
+        by_doc.setdefault(doc if doc in schemas else "", []).append(fact)
+    facts = by_doc.pop("", [])
+    if canonicalize:
+        facts = canonicalize_relations(GraphDelta(delta.entities, facts)).facts
+    typers: dict[Schema, RelationTyper] = {}
+    for doc, doc_facts in by_doc.items():
+        typer = typers.get(schemas[doc])
+        if typer is None:
+            typer = typers[schemas[doc]] = RelationTyper(schemas[doc], **options)
+        facts.extend(typer.type_delta(GraphDelta(delta.entities, doc_facts)).facts)
+    return retype_facts(delta, facts)

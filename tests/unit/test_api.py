@@ -10,7 +10,8 @@ PUBLIC = [
     "Answer", "Chunk", "ConfigError", "Document", "Entity", "EntityResolver", "ExtractionError", "ExtractionResult",
     "Extractor", "Fact", "GenerationError", "Generator", "GraphDelta", "GraphStore", "IngestReport", "InputError",
     "KgllmError", "KnowledgeGraph", "LocalLM", "MemoryStore", "Merge", "NotFoundError", "Path", "Provenance",
-    "Reasoner", "ReasonerConfig", "RelationPlan", "ResolverConfig", "Retriever", "RuleExtractor", "SkippedDocument", "StoreError",
+    "Reasoner", "ReasonerConfig", "RelationPlan", "RelationSpec", "ResolverConfig", "Retriever", "RuleExtractor",
+    "Schema", "SkippedDocument", "StoreError",
     "StreamingGenerator", "Subgraph", "UpsertResult", "__version__", "resolve_llm",
 ]
 

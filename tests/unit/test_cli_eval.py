@@ -99,7 +99,8 @@ def test_textgraph_uses_the_lm_unless_no_llm(calls):
 
 def test_extraction_prints_a_table_of_metrics(calls):
     text = invoke("eval", "extraction", "texts.jsonl", "--limit", "4").stdout
-    assert calls == [("extraction", (calls[0][1][0],), {"limit": 4, "progress": False})]
+    assert calls == [("extraction", (calls[0][1][0],), {"limit": 4, "progress": False, "use_schema": True,
+                                                         "canonicalize": False})]
     assert "extraction: texts.jsonl" in text
     cells = [line.split("│") for line in text.splitlines() if line.count("│") == 3]
     rows = {c[1].strip(): c[2].strip() for c in cells}
