@@ -60,6 +60,13 @@ class RetrieverConfig:
         Longest question phrase (tokens) one relation may explain.
     max_seeds : int
         Linked entities the search starts from.
+    type_penalty : float
+        Cost of an answer of another kind than the question asks for (a date for "who").
+    type_bonus : float
+        Bonus of an answer of the kind the question asks for (see :mod:`kgllm.retrieve.answer_type`);
+        small, a tie-breaker: the kind alone does not say which of two places was asked.
+    noun_bonus : float
+        Bonus of an answer the graph says is what "which X" asks (``is_a X``, ``X_in``).
 
     Examples
     --------
@@ -80,6 +87,9 @@ class RetrieverConfig:
     backtrack_penalty: float = 0.5
     max_span: int = 4
     max_seeds: int = 2
+    type_penalty: float = 0.5
+    type_bonus: float = 0.02
+    noun_bonus: float = 0.2
 
     def __post_init__(self) -> None:
         for name in ("beam_width", "max_hops", "max_facts", "max_paths", "paths_per_entity", "max_span",
@@ -90,7 +100,7 @@ class RetrieverConfig:
         if not isinstance(self.fallback_hops, int) or self.fallback_hops < 0:
             raise ConfigError(f"RetrieverConfig.fallback_hops must be an integer >= 0, got {self.fallback_hops!r}")
         for name in ("hop_cost", "coverage_weight", "order_bonus", "reverse_penalty",
-                     "backtrack_penalty"):
+                     "backtrack_penalty", "type_penalty", "type_bonus", "noun_bonus"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
                 raise ConfigError(f"RetrieverConfig.{name} must be a finite number, got {value!r}")

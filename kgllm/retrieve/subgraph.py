@@ -27,10 +27,11 @@ import math
 from typing import Any
 
 from kgllm.errors import ConfigError
+from kgllm.retrieve.answer_type import answer_type, as_when
 from kgllm.retrieve.beam import BeamState, RetrieverConfig, search
 from kgllm.retrieve.link import EntityLinker, LinkedEntity, store_revision, tokenize
 from kgllm.retrieve.question import RelationIndex, analyse, relation_text
-from kgllm.retrieve.rank import assemble, best_per_sequence, rank_answers
+from kgllm.retrieve.rank import apply_fits, assemble, best_per_sequence, rank_answers, type_fits
 from kgllm.types import Fact, Subgraph
 
 __all__ = ["RetrieverConfig", "Retriever", "rank_answers", "relation_text"]
@@ -102,7 +103,7 @@ class Retriever:
         for le in linked:
             found = None
             for _ in range(cfg.max_hops + 1):  # again when the search met relations the index lacked
-                q = analyse(tokens, le.span, self.relations, cfg.max_hops)
+                q = analyse(as_when(tokens), le.span, self.relations, cfg.max_hops)
                 found = search(le.entity_id, q, self.store, self.relations, cfg, nbr_cache)
                 if found is not None:
                     break
@@ -113,4 +114,7 @@ class Retriever:
             sub = self.store.subgraph(seeds, hops=cfg.fallback_hops, limit=cfg.max_facts)
             sub.seeds = [s for s in seeds if self.store.get_entity(s) is not None] or sub.seeds
             return sub
-        return assemble(self.store, seeds, best_per_sequence(states), cfg)
+        want = answer_type(tokens)
+        fits = (type_fits(want, (e for _, _, st in states for e in st.frontier), self.store,
+                          self.relations.relations, cfg, nbr_cache) if want else {})
+        return assemble(self.store, seeds, best_per_sequence(apply_fits(states, fits)), cfg, fits)
