@@ -33,7 +33,7 @@ from typing import Iterable
 from kgllm.retrieve.link import STOPWORDS
 from kgllm.types import Entity
 
-__all__ = ["AnswerType", "answer_type", "as_when", "entity_kind", "fit", "relation_nouns"]
+__all__ = ["shape_kind", "AnswerType", "answer_type", "as_when", "entity_kind", "fit", "relation_nouns"]
 
 #: Kind of each spaCy entity label; other labels (EVENT, NORP, WORK_OF_ART...) are of no kind here.
 LABEL_KIND = {"PERSON": "person", "ORG": "org", "GPE": "place", "LOC": "place", "FAC": "place",
@@ -171,12 +171,19 @@ def entity_kind(entity: Entity) -> str:
     >>> entity_kind(Entity("may 4, 1990", "May 4, 1990"))
     'date'
     """
-    name = entity.name.strip().lower()
+    return shape_kind(entity.name) or (LABEL_KIND.get(entity.type.upper(), "") if entity.type else "")
+
+
+def shape_kind(name: str) -> str:
+    """``"date"`` or ``"number"`` when the name's shape says so (``"2014"``, ``"3 May 2001"``, ``"340"``), else ``""``.
+
+    >>> shape_kind("1990s"), shape_kind("12"), shape_kind("Oslo")
+    ('date', 'number', '')
+    """
+    name = name.strip().lower()
     if _YEAR.fullmatch(name) or _DATE.fullmatch(name):
         return "date"
-    if _NUMBER.fullmatch(name):
-        return "number"
-    return LABEL_KIND.get(entity.type.upper(), "") if entity.type else ""
+    return "number" if _NUMBER.fullmatch(name) else ""
 
 
 def relation_nouns(relation: str, obj_name: str) -> set[str]:

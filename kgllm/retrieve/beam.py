@@ -61,7 +61,11 @@ class RetrieverConfig:
     max_seeds : int
         Linked entities the search starts from.
     type_penalty : float
-        Cost of an answer of another kind than the question asks for (a date for "who").
+        Cost of an answer of another kind than the question asks for, when its kind is read from the shape
+        of its name (a year for "who"): shapes are reliable.
+    label_penalty : float
+        The same when the kind comes only from an NER label (a name tagged as a place for "who"): small-model
+        NER often mislabels names, so this is a tie-breaker, not a veto.
     type_bonus : float
         Bonus of an answer of the kind the question asks for (see :mod:`kgllm.retrieve.answer_type`);
         small, a tie-breaker: the kind alone does not say which of two places was asked.
@@ -88,6 +92,7 @@ class RetrieverConfig:
     max_span: int = 4
     max_seeds: int = 2
     type_penalty: float = 0.5
+    label_penalty: float = 0.1
     type_bonus: float = 0.02
     noun_bonus: float = 0.2
 
@@ -100,7 +105,7 @@ class RetrieverConfig:
         if not isinstance(self.fallback_hops, int) or self.fallback_hops < 0:
             raise ConfigError(f"RetrieverConfig.fallback_hops must be an integer >= 0, got {self.fallback_hops!r}")
         for name in ("hop_cost", "coverage_weight", "order_bonus", "reverse_penalty",
-                     "backtrack_penalty", "type_penalty", "type_bonus", "noun_bonus"):
+                     "backtrack_penalty", "type_penalty", "label_penalty", "type_bonus", "noun_bonus"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
                 raise ConfigError(f"RetrieverConfig.{name} must be a finite number, got {value!r}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from kgllm.retrieve.answer_type import AnswerType, fit, relation_nouns
+from kgllm.retrieve.answer_type import AnswerType, fit, relation_nouns, shape_kind
 from kgllm.retrieve.beam import BeamState, RetrieverConfig
 from kgllm.retrieve.question import relation_text
 from kgllm.types import Entity, Fact, Path, Subgraph
@@ -25,7 +25,8 @@ def type_fits(want: AnswerType, ends: Iterable[str], store: Any, relations: Iter
     """Score change of each entity in ``ends`` as the answer to a question asking for ``want``.
 
     ``noun_bonus`` when the graph says the entity is what was asked, ``type_bonus`` for
-    an entity of the asked kind, ``-type_penalty`` for one of another known kind,
+    an entity of the asked kind, ``-type_penalty`` for one of another kind read from its name's
+    shape (a year), ``-label_penalty`` for one of another kind read only from its NER label,
     nothing for an entity of unknown kind. What the graph says an entity is (its
     outgoing ``is_a`` / ``X_in`` facts) is read only when ``want`` names nouns and some
     relation of the graph (``relations``) can say it.
@@ -36,9 +37,10 @@ def type_fits(want: AnswerType, ends: Iterable[str], store: Any, relations: Iter
     >>> from kgllm.types import GraphDelta
     >>> from kgllm.retrieve.answer_type import answer_type
     >>> store = MemoryStore()
-    >>> _ = store.upsert(GraphDelta(entities=[Entity("ana", "Ana", "PERSON"), Entity("1999", "1999", "DATE")]))
-    >>> type_fits(answer_type(["who", "won"]), ["ana", "1999", "zed"], store, [], RetrieverConfig(), {})
-    {'ana': 0.02, '1999': -0.5, 'zed': 0.0}
+    >>> _ = store.upsert(GraphDelta(entities=[Entity("ana", "Ana", "PERSON"), Entity("1999", "1999", "DATE"),
+    ...                                       Entity("oslo", "Oslo", "GPE")]))
+    >>> type_fits(answer_type(["who", "won"]), ["ana", "1999", "oslo", "zed"], store, [], RetrieverConfig(), {})
+    {'ana': 0.02, '1999': -0.5, 'oslo': -0.1, 'zed': 0.0}
     """
     rel_words = {relation_text(r).split()[0] for r in relations if relation_text(r)}
     read_nouns = bool(want.nouns) and bool(rel_words & ({"is", "instance", "type"} | set(want.nouns)))
@@ -57,7 +59,8 @@ def type_fits(want: AnswerType, ends: Iterable[str], store: Any, relations: Iter
                     obj = store.get_entity(f.object)
                     nouns |= relation_nouns(f.relation, obj.name if obj else f.object)
         value = fit(want, entity, nouns)
-        out[eid] = ({2: cfg.noun_bonus, 1: cfg.type_bonus, -1: -cfg.type_penalty}).get(value, 0.0)
+        penalty = cfg.type_penalty if shape_kind(entity.name) else cfg.label_penalty
+        out[eid] = ({2: cfg.noun_bonus, 1: cfg.type_bonus, -1: -penalty}).get(value, 0.0)
     return out
 
 

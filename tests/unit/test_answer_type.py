@@ -79,6 +79,21 @@ def test_is_a_facts_answer_which_questions() -> None:
     assert [e for e, _ in ranked[:2]] == ["zelva", "alder street"]
 
 
+def test_an_ner_label_is_a_hint_and_a_name_shape_a_fact() -> None:
+    # Small-model NER tags many names as places; a founder tagged LOC must still beat an organisation reached by
+    # a relation that matches the question less well, while a year stays out of a "who" answer.
+    store = MemoryStore()
+    store.upsert(GraphDelta(
+        entities=[Entity("velta systems", "Velta Systems", "ORG"), Entity("oren pike", "Oren Pike", "LOC"),
+                  Entity("dunmore tools", "Dunmore Tools", "ORG"), Entity("2009", "2009", "DATE")],
+        facts=[Fact("velta systems", "founded_by", "oren pike"), Fact("velta systems", "founded_in", "2009"),
+               Fact("velta systems", "acquire", "dunmore tools")]))
+    question = "Who founded Velta Systems?"
+    assert rank_answers(Retriever(store).retrieve(question))[0][0] == "oren pike"
+    as_strict = RetrieverConfig(label_penalty=0.5)     # a label trusted like a shape gets this wrong
+    assert rank_answers(Retriever(store, config=as_strict).retrieve(question))[0][0] == "dunmore tools"
+
+
 def test_untyped_graphs_rank_as_before() -> None:
     # No kinds known: the answer type changes no score.
     store = MemoryStore()
@@ -163,7 +178,7 @@ def test_relation_nouns() -> None:
     assert relation_nouns("flows_through", "Peru") == set()
 
 
-@pytest.mark.parametrize("name", ["type_penalty", "type_bonus", "noun_bonus"])
+@pytest.mark.parametrize("name", ["type_penalty", "label_penalty", "type_bonus", "noun_bonus"])
 def test_config_checks_type_weights(name: str) -> None:
     with pytest.raises(ConfigError, match=name):
         RetrieverConfig(**{name: float("nan")})
