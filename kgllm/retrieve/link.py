@@ -143,8 +143,8 @@ class EntityLinker:
         self._key_vecs = None
 
     # ---------------------------------------------------------------- index
-    def _build(self) -> dict[tuple[str, ...], dict[str, str]]:
-        self._revision = store_revision(self.store)
+    def _build(self, revision: Any) -> dict[tuple[str, ...], dict[str, str]]:
+        self._revision = revision
         index: dict[tuple[str, ...], dict[str, str]] = {}
         for ent in self.store.entities():
             names = [(ent.id, "exact"), (ent.name, "exact")] + [(a, "alias") for a in ent.aliases]
@@ -192,8 +192,8 @@ class EntityLinker:
         """
         if limit <= 0:
             return []
-        stale = self._index is None or self._revision != store_revision(self.store)
-        index = self._build() if stale else self._index
+        revision = store_revision(self.store)
+        index = self._build(revision) if self._index is None or self._revision != revision else self._index
         tokens = tokenize(question)
         if not tokens or not index:
             return []
