@@ -23,11 +23,13 @@ from kgllm.errors import InputError, StoreError
 from kgllm.extract.base import ExtractionResult, Extractor, SkippedDocument
 from kgllm.extract.resolve import EntityResolver
 from kgllm.extract.rules import RuleExtractor
+from kgllm.extract.violations import Violation, check_on_violation
 from kgllm.loaders import load_sources, load_text, read_kb_tsv
 from kgllm.schema import Schema
 from kgllm.stores.base import GraphStore, UpsertResult
+from kgllm.stores.ledger import DocumentRecord, content_hash
 from kgllm.stores.memory import MemoryStore
-from kgllm.types import Document
+from kgllm.types import Document, GraphDelta
 
 __all__ = ["KnowledgeGraph", "IngestReport"]
 
@@ -43,6 +45,21 @@ class IngestReport:
     provenance_added: int
     merges_applied: int
     skipped: tuple[SkippedDocument, ...] = ()  # documents the extractor could not read; they added nothing
+    unchanged: int = 0  # documents the ledger holds with the same content: not extracted again
+    replaced: int = 0  # changed documents whose previous facts were retracted and replaced
+    violations: int = 0  # typed facts whose entity types clash with the relation's domain/range (see on_violation)
+    violation_examples: tuple[Violation, ...] = ()  # the first few of them
+
+
+def _unique(docs: list[Document]) -> list[Document]:
+    """``docs`` with repeats of one document (same id and text) dropped; one id with two texts is an error."""
+    seen: dict[str, Document] = {}
+    for d in docs:
+        other = seen.setdefault(d.id, d)
+        if other.text != d.text:
+            raise InputError(f"document id {d.id!r} is given twice with different texts ({other.source or 'text'} "
+                             f"and {d.source or 'text'}); ids must be unique")
+    return list(seen.values())
 
 
 class KnowledgeGraph:
@@ -65,11 +82,20 @@ class KnowledgeGraph:
     canonicalize:
         Without a schema, join near-identical spellings of one relation within each ingest
         (:func:`~kgllm.extract.typing.canonicalize_relations`; conservative, off by default).
+    on_violation:
+        With a schema, what a typed fact whose subject/object type clashes with its relation's domain/range gets:
+        ``"penalize"`` (default: only a lower score when choosing the relation), ``"report"`` (kept, counted in
+        :attr:`IngestReport.violations`) or ``"drop"`` (removed and counted). Anything else is a
+        :class:`~kgllm.errors.ConfigError`.
     """
+
+    #: How many violations an :class:`IngestReport` keeps as examples.
+    VIOLATION_EXAMPLES = 20
 
     def __init__(self, store: GraphStore | None = None, extractor: Extractor | None = None,
                  resolver: EntityResolver | None | str = "default",
-                 schema: Schema | str | os.PathLike[str] | None = None, canonicalize: bool = False) -> None:
+                 schema: Schema | str | os.PathLike[str] | None = None, canonicalize: bool = False,
+                 on_violation: str = "penalize") -> None:
         self.store: GraphStore = store if store is not None else MemoryStore()
         self.extractor: Extractor = extractor or RuleExtractor()
         self.resolver = EntityResolver() if resolver == "default" else resolver
@@ -77,7 +103,9 @@ class KnowledgeGraph:
             schema = Schema.from_file(schema)
         self.schema: Schema | None = schema
         self.canonicalize = canonicalize
+        self.on_violation = check_on_violation(on_violation)
         self._typer: Any = None
+        self._violations: list[Violation] = []
 
     # ------------------------------------------------------------------ build
     def ingest(self, texts: Iterable[str | Document] | str | Document, progress: bool = False) -> IngestReport:
@@ -105,28 +133,58 @@ class KnowledgeGraph:
                 raise InputError(f"ingest expects str or Document items, got {type(item).__name__} at #{i}")
         if not docs:
             raise InputError("nothing to ingest: no texts given")
-        delta = self.extractor.extract(docs, progress=progress)
+        docs = _unique(docs)
+        ledger = callable(getattr(self.store, "ingest_documents", None))
+        before = self.store.stats()
+        todo, unchanged, replaced = docs, 0, 0
+        if ledger:  # the ledger decides: new and changed documents are extracted, unchanged ones are not
+            todo = []
+            known = {d.doc_id: d for d in self.store.documents()} if len(docs) > 20 else None  # type: ignore
+            for doc in docs:
+                old = known.get(doc.id) if known is not None else self.store.document(doc.id)  # type: ignore
+                if old is not None and old.content_hash == content_hash(doc.text):
+                    unchanged += 1
+                    continue
+                replaced += old is not None
+                todo.append(doc)
+        if not todo:
+            return IngestReport(len(docs), 0, 0, 0, 0, 0, (), unchanged, 0)
+        delta = self._prepare(self.extractor.extract(todo, progress=progress))
         skipped = tuple(delta.skipped) if isinstance(delta, ExtractionResult) else ()
+        if ledger:
+            failed = {s.doc_id for s in skipped}
+            records = [DocumentRecord(d.id, d.source or d.id, content_hash(d.text)) for d in todo if d.id not in failed]
+            result = self.store.ingest_documents(records, delta)  # type: ignore[attr-defined]
+        else:
+            result = self.store.upsert(delta)
+        after = self.store.stats()
+        # The store adds a merged-away alias before it merges it, so its own "added" counts run ahead of what it
+        # holds; the report counts what stats() shows, as a person checking with `kgllm stats` sees it.
+        return IngestReport(len(docs), len(delta.facts), after["entities"] - before["entities"],
+                            after["facts"] - before["facts"], result.provenance_added, result.merges_applied,
+                            skipped, unchanged, replaced, len(self._violations),
+                            tuple(self._violations[:self.VIOLATION_EXAMPLES]))
+
+    def _prepare(self, delta: GraphDelta) -> GraphDelta:
+        """Type (schema) or canonicalise the extractor's relations, then resolve entities against the store."""
+        skipped = list(delta.skipped) if isinstance(delta, ExtractionResult) else []
+        self._violations = []
         if self.schema is not None:
             if self._typer is None:
                 from kgllm.extract.typing import RelationTyper
 
-                self._typer = RelationTyper(self.schema)
+                self._typer = RelationTyper(self.schema, on_violation=self.on_violation)
             delta = self._typer.type_delta(delta)
+            self._violations = list(self._typer.last_violations)
         elif self.canonicalize:
             from kgllm.extract.typing import canonicalize_relations
 
             delta = canonicalize_relations(delta)
         if self.resolver is not None:
             delta = self.resolver.resolve(delta, self.store)
-        before = self.store.stats()
-        result = self.store.upsert(delta)
-        after = self.store.stats()
-        # The store adds a merged-away alias before it merges it, so its own "added" counts run ahead of what it
-        # holds; the report counts what stats() shows, as a person checking with `kgllm stats` sees it.
-        return IngestReport(len(docs), len(delta.facts), after["entities"] - before["entities"],
-                            after["facts"] - before["facts"], result.provenance_added, result.merges_applied,
-                            skipped)
+        if skipped and not isinstance(delta, ExtractionResult):
+            delta = ExtractionResult(list(delta.entities), list(delta.facts), list(delta.merges), skipped)
+        return delta
 
     def ingest_files(self, sources: Sequence[str | os.PathLike[str]], text_field: str = "text",
                      progress: bool = False) -> IngestReport:
@@ -138,8 +196,27 @@ class KnowledgeGraph:
         return self.store.upsert(read_kb_tsv(path))
 
     def retract(self, doc_id: str) -> int:
-        """Remove everything a document contributed; returns the number of facts removed."""
+        """Remove everything a document contributed (and its ledger row); returns the number of facts removed.
+
+        Raises :class:`~kgllm.errors.NotFoundError` when the graph holds nothing of ``doc_id``.
+        """
         return self.store.retract_document(doc_id)
+
+    def documents(self) -> list[DocumentRecord]:
+        """The ledger: one :class:`~kgllm.stores.ledger.DocumentRecord` per ingested document, sorted by id.
+
+        >>> import kgllm
+        >>> kg = kgllm.KnowledgeGraph()
+        >>> _ = kg.ingest([kgllm.Document("note-1", "Warsaw is the capital of Poland.")])
+        >>> [(d.doc_id, d.facts) for d in kg.documents()]
+        [('note-1', 1)]
+        >>> kg.ingest([kgllm.Document("note-1", "Warsaw is the capital of Poland.")]).unchanged
+        1
+        """
+        documents = getattr(self.store, "documents", None)
+        if not callable(documents):
+            raise StoreError(f"{type(self.store).__name__} keeps no document ledger")
+        return list(documents())
 
     # ------------------------------------------------------------------ read
     def query(self, cypher: str, params: dict[str, Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
@@ -152,12 +229,19 @@ class KnowledgeGraph:
 
     # ----------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the graph to a file (atomic; in-memory store only)."""
+        """Export the graph to a file, atomically (in-memory store only); the name says the format.
+
+        ``.json`` (``.json.gz``: compressed) writes JSON, ``.sqlite``/``.db`` a SQLite graph file (what the
+        CLI's ``--graph`` uses); :meth:`load` opens either.
+        """
         if not isinstance(self.store, MemoryStore):
             raise StoreError(f"{type(self.store).__name__} persists itself; save() is for the in-memory store")
         self.store.save(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **kwargs: Any) -> "KnowledgeGraph":
-        """Open a graph file written by :meth:`save`."""
+        """Open a graph file written by :meth:`save` or the CLI: JSON, or SQLite (durable: each write commits).
+
+        The format is read from the file's bytes, whatever its name.
+        """
         return cls(MemoryStore.load(path), **kwargs)

@@ -28,7 +28,8 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from kgllm.errors import InputError, KgllmError
 from kgllm.stores.base import GraphStore
 
-__all__ = ["out", "err", "new_app", "command", "reflow", "run", "StoreSpec", "open_store", "save_if_file", "open_llm",
+__all__ = ["out", "err", "new_app", "command", "reflow", "run", "StoreSpec", "open_store", "save_if_file",
+           "said_migrated", "open_llm",
            "emit_json", "report"]
 
 T = TypeVar("T")
@@ -114,7 +115,10 @@ def command(app: typer.Typer, name: Optional[str] = None) -> Callable[[Callable[
 
 # ------------------------------------------------------------------------------------------------- options
 GraphOpt = typer.Option(None, "--graph", "-g", metavar="FILE",
-                        help="Graph file (JSON, or .json.gz) of the in-memory store; created by build and import-kb.")
+                        help="Graph file of the in-memory store, a SQLite database whatever its name (each write "
+                             "commits only what changed; safe with other processes); created by build and import-kb. "
+                             "A JSON graph file (.json, .json.gz) is read as it is, and converted in place to SQLite "
+                             "by the first command that writes to it (the JSON kept as FILE.bak).")
 StoreOpt = typer.Option("memory", "--store", metavar="KIND",
                         help="Where the graph lives: 'memory' (a --graph file) or 'neo4j'.")
 UriOpt = typer.Option("bolt://127.0.0.1:7687", "--uri", envvar="NEO4J_URI", metavar="URI", help="Neo4j Bolt URI.")
@@ -193,7 +197,9 @@ def _connect(spec: StoreSpec, create: bool) -> GraphStore:
     if spec.kind == "memory":
         if spec.graph is None:
             raise InputError("--graph FILE is required with the in-memory store (or use --store neo4j)")
-        return MemoryStore.load(spec.graph) if (spec.graph.exists() or not create) else MemoryStore()
+        if spec.graph.exists() or not create:
+            return MemoryStore.load(spec.graph)  # a SQLite file opens durable, whatever its name
+        return MemoryStore.open(spec.graph, create=True)  # a new graph file is SQLite, whatever its name
     if spec.kind == "neo4j":
         from kgllm.stores.neo4j import Neo4jStore
 
@@ -201,14 +207,25 @@ def _connect(spec: StoreSpec, create: bool) -> GraphStore:
     raise InputError(f"--store must be 'memory' or 'neo4j', got {spec.kind!r}")
 
 
+def said_migrated(graph: Path, backup: Path) -> None:
+    """The one line on stderr saying a JSON graph file was converted in place to SQLite."""
+    err.print(f"kgllm: migrated {graph} to the SQLite graph format (the JSON is kept as {backup}; "
+              "`kgllm export --to x.json` writes JSON)", highlight=False, markup=False)
+
+
 @contextlib.contextmanager
-def open_store(spec: StoreSpec, create: bool = False) -> Iterator[GraphStore]:
+def open_store(spec: StoreSpec, create: bool = False, write: Optional[bool] = None) -> Iterator[GraphStore]:
     """The store ``spec`` names (a graph file, new when ``create`` and missing, or a Neo4j connection).
 
-    The store is closed when the block ends, whether it ends normally or by an exception; a failure while
-    closing after an error does not hide that error.
+    ``write`` (default: ``create``) says the command writes: a JSON graph file is then converted in place to the
+    durable SQLite format just before the first write (the JSON kept as ``FILE.bak``, :func:`said_migrated`
+    says so); a new graph file is always SQLite. The store is closed when the block ends, whether it ends
+    normally or by an exception; a failure while closing after an error does not hide that error.
     """
     store = _connect(spec, create)
+    migrate = getattr(store, "migrate_on_first_write", None)
+    if (create if write is None else write) and callable(migrate):
+        migrate(said_migrated)
     close = getattr(store, "close", None)
     try:
         yield store
@@ -222,10 +239,14 @@ def open_store(spec: StoreSpec, create: bool = False) -> Iterator[GraphStore]:
 
 
 def save_if_file(store: GraphStore, spec: StoreSpec) -> None:
-    """Save an in-memory store to its graph file; a Neo4j store has already committed its writes."""
+    """Save an in-memory store that is not durable to its graph file; a SQLite or Neo4j store has committed.
+
+    Every graph file a writing command opens through :func:`open_store` is SQLite (new, or migrated from JSON),
+    so this only writes for a store opened otherwise.
+    """
     from kgllm.stores.memory import MemoryStore
 
-    if isinstance(store, MemoryStore) and spec.graph is not None:
+    if isinstance(store, MemoryStore) and spec.graph is not None and not store.durable:
         store.save(spec.graph)
 
 

@@ -7,11 +7,12 @@ reference implementation; every other store must pass the same conformance tests
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Literal, Protocol, runtime_checkable
+from typing import Any, ContextManager, Iterable, Iterator, Literal, Protocol, Sequence, runtime_checkable
 
+from kgllm.stores.ledger import DocumentRecord, RunRecord
 from kgllm.types import Entity, Fact, GraphDelta, Merge, Path, Subgraph
 
-__all__ = ["GraphStore", "UpsertResult", "Direction"]
+__all__ = ["GraphStore", "LedgerStore", "UpsertResult", "Direction"]
 
 Direction = Literal["out", "in", "both"]
 
@@ -59,7 +60,11 @@ class GraphStore(Protocol):
         ...
 
     def retract_document(self, doc_id: str) -> int:
-        """Remove every provenance from ``doc_id``; facts left without one go. Returns facts removed."""
+        """Remove every provenance from ``doc_id`` (and its ledger row); facts left without one go.
+
+        Returns the number of facts removed; raises :class:`~kgllm.errors.NotFoundError` when
+        nothing in the store mentions ``doc_id``.
+        """
         ...
 
     def merges(self) -> list[Merge]: ...
@@ -81,4 +86,38 @@ class GraphStore(Protocol):
 
     def query(self, cypher: str, params: dict[str, Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Run a read-only Cypher query and return rows as dicts."""
+        ...
+
+
+@runtime_checkable
+class LedgerStore(GraphStore, Protocol):
+    """A :class:`GraphStore` that keeps the document ledger and run records in the same store as the facts.
+
+    Both built-in stores are ledger stores; see :mod:`kgllm.stores.ledger` for the records.
+
+    >>> from kgllm.stores.memory import MemoryStore
+    >>> isinstance(MemoryStore(), LedgerStore)
+    True
+    """
+
+    def ingest_document(self, record: DocumentRecord, delta: GraphDelta) -> UpsertResult:
+        """Retract the document's previous facts, write ``delta`` and the ledger row, in one transaction."""
+        ...
+
+    def ingest_documents(self, records: Sequence[DocumentRecord], delta: GraphDelta) -> UpsertResult:
+        """:meth:`ingest_document` for several documents whose facts are in one delta."""
+        ...
+
+    def document(self, doc_id: str) -> DocumentRecord | None: ...
+
+    def documents(self) -> list[DocumentRecord]: ...
+
+    def begin_run(self, job: str) -> RunRecord: ...
+
+    def end_run(self, run: RunRecord) -> None: ...
+
+    def runs(self, job: str | None = None, limit: int = 50) -> list[RunRecord]: ...
+
+    def lock(self, name: str, timeout: float = 0.0) -> ContextManager[None]:
+        """A context manager holding the cross-process lock ``name``; StoreError after ``timeout`` seconds."""
         ...

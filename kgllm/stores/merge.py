@@ -32,7 +32,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from kgllm.errors import InputError
 from kgllm.stores.delta import dedupe_provenance
@@ -52,6 +52,7 @@ __all__ = [
     "unmerge",
     "legacy_changes",
     "strip_document",
+    "drop_dangling_merges",
 ]
 
 Node = dict[str, Any]
@@ -317,3 +318,40 @@ def strip_document(facts: list[Fact], doc_id: str) -> list[Fact]:
     """
     kept = [f.with_provenance(p for p in f.provenance if p.doc_id != doc_id) for f in facts]
     return [f for f in kept if f.provenance]
+
+
+def drop_dangling_merges(delta: GraphDelta, merged: dict[str, str], exists: Callable[[str], bool]) -> GraphDelta:
+    """``delta`` without the merges whose target will not exist (as :func:`dry_run_merges` would raise for).
+
+    Entity resolution decides merges against the graph before a changed document's old
+    facts are retracted; a merge into an entity only those facts held is left out, not an
+    error. ``merged`` is the store's ``alias -> canonical`` map and ``exists`` tells
+    whether the store holds an entity id now.
+
+    >>> d = GraphDelta(facts=[Fact("a", "r", "b")], merges=[Merge("a", "gone", "alias"), Merge("b", "a", "alias")])
+    >>> [m.canonical for m in drop_dangling_merges(d, {}, lambda eid: False).merges]
+    ['a']
+    """
+    if not delta.merges:
+        return delta
+    merged = dict(merged)
+    added: set[str] = {follow_merges(merged, e.id) for e in delta.entities}
+    for f in delta.facts:
+        added.update((follow_merges(merged, f.subject), follow_merges(merged, f.object)))
+    removed: set[str] = set()
+
+    def present(eid: str) -> bool:
+        return eid not in removed and (eid in added or exists(eid))
+
+    kept = []
+    for m in delta.merges:
+        alias, canonical = follow_merges(merged, m.alias), follow_merges(merged, m.canonical)
+        if m.alias in merged or alias == canonical or not present(alias):
+            kept.append(m)  # a no-op merge: apply_merge skips it
+        elif present(canonical):
+            removed.add(alias)
+            merged[alias] = m.canonical
+            kept.append(m)
+    if len(kept) == len(delta.merges):
+        return delta
+    return GraphDelta(entities=list(delta.entities), facts=list(delta.facts), merges=kept)

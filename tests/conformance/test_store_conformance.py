@@ -9,13 +9,40 @@ are compared sorted.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from kgllm.errors import InputError
+from kgllm.errors import InputError, NotFoundError
 from kgllm.stores.base import GraphStore, UpsertResult
+from kgllm.stores.ledger import canonical_dump
 from kgllm.stores.memory import MemoryStore
 from kgllm.types import Entity, Fact, GraphDelta, Merge, Provenance
+
+
+# ------------------------------------------------------------------ stores
+@pytest.fixture(params=["memory", "sqlite", "neo4j"])
+def store(request, tmp_path):
+    """A fresh, empty store of each kind; ``sqlite`` is the memory store durable on a SQLite file."""
+    if request.param == "memory":
+        return MemoryStore()
+    if request.param == "sqlite":
+        durable = MemoryStore.open(tmp_path / "g.sqlite", create=True)
+
+        def reopened_equal() -> None:  # after every test: the file holds exactly what the live store holds
+            reopened = MemoryStore.open(tmp_path / "g.sqlite")
+            assert snapshot(reopened) == snapshot(durable) and canonical_dump(reopened) == canonical_dump(durable)
+            assert [m.alias for m in reopened.merges()] == [m.alias for m in durable.merges()]
+            reopened.close()
+            durable.close()
+
+        request.addfinalizer(reopened_equal)
+        return durable
+    neo = request.getfixturevalue("neo4j_store")
+    if not request.getfixturevalue("neo4j_server").running:
+        request.getfixturevalue("neo4j_server").start()
+    neo.clear()
+    return neo
 
 
 # ------------------------------------------------------------------ helpers
@@ -172,7 +199,9 @@ def test_fact_without_provenance_and_odd_relation_names(store):
     store.upsert(GraphDelta(facts=[Fact("a", rel, "b") for rel in odd]))
     assert sorted(f.relation for f in store.facts()) == sorted(odd)
     assert store.get_fact(Fact("a", "has `backtick`", "b").id).provenance == ()
-    assert store.retract_document("anything") == 0 and store.stats()["facts"] == 5
+    with pytest.raises(NotFoundError):
+        store.retract_document("anything")
+    assert store.stats()["facts"] == 5
 
 
 def test_entity_alias_merging_on_re_add(store):
@@ -358,7 +387,9 @@ def test_retract_document(curie):
     assert curie.get_entity("warsaw") == Entity("warsaw", "Warsaw", "GPE")
     assert curie.find_entities("Maria Sklodowska") == []
     assert curie.stats()["documents"] == 1
-    assert curie.retract_document("bio") == 0 and curie.retract_document("never-seen") == 0
+    for gone in ("bio", "never-seen"):
+        with pytest.raises(NotFoundError):
+            curie.retract_document(gone)
 
 
 def test_retract_keeps_entities_without_facts(store):
@@ -645,4 +676,118 @@ def test_revision_changes_on_every_write_and_only_then(store):
     changed(lambda: store.unmerge("ada l."))
     same(lambda: store.unmerge("ada l."))
     changed(lambda: store.retract_document("d1"))
-    same(lambda: store.retract_document("d1"))
+    same(lambda: pytest.raises(NotFoundError, store.retract_document, "d1"))
+
+
+# ------------------------------------------------------------------- ledger
+def doc_delta(doc: str, *triples: tuple[str, str, str], merges=()) -> GraphDelta:
+    return GraphDelta(facts=[fact(s, r, o, prov(doc, i)) for i, (s, r, o) in enumerate(triples)], merges=list(merges))
+
+
+def test_ledger_ingest_replaces_a_changed_document(store):
+    from kgllm.stores.ledger import DocumentRecord
+
+    store.upsert(doc_delta("other", ("ada", "born_in", "oslo")))
+    r = store.ingest_document(DocumentRecord("d1", "notes/a.txt", "sha256:1"),
+                              doc_delta("d1", ("ada", "born_in", "oslo"), ("ada", "works_at", "fjordcell")))
+    assert (r.facts_added, r.provenance_added) == (1, 2)
+    row = store.document("d1")
+    assert (row.doc_id, row.source, row.content_hash, row.facts) == ("d1", "notes/a.txt", "sha256:1", 2)
+    assert row.ingested_at.endswith("Z")
+    # The edited document: its old facts go (a fact another document also states keeps that provenance only).
+    store.ingest_document(DocumentRecord("d1", "notes/a.txt", "sha256:2"),
+                          doc_delta("d1", ("ada", "lives_in", "bergen")))
+    assert lines(store.facts()) == ["ada --born_in--> oslo", "ada --lives_in--> bergen"]
+    assert [p.doc_id for p in store.get_fact(fact("ada", "born_in", "oslo").id).provenance] == ["other"]
+    assert store.get_entity("fjordcell") is None
+    assert [(d.doc_id, d.content_hash, d.facts) for d in store.documents()] == [("d1", "sha256:2", 1)]
+    store.ingest_document(DocumentRecord("a0", "b.txt", "sha256:3"), doc_delta("a0", ("x", "r", "y")))
+    assert [d.doc_id for d in store.documents()] == ["a0", "d1"]  # sorted by id
+    assert store.retract_document("d1") == 1
+    assert store.document("d1") is None and [d.doc_id for d in store.documents()] == ["a0"]
+    with pytest.raises(NotFoundError, match="d1"):
+        store.retract_document("d1")
+    assert store.retract_document("other") == 1  # a document written without a ledger row still retracts
+
+
+def test_ledger_same_as_memory(store):
+    """A sequence of document ingests, re-ingests with merges and retractions: same dump as the memory store."""
+    from kgllm.stores.ledger import DocumentRecord, canonical_dump
+
+    def build(s) -> None:
+        s.ingest_document(DocumentRecord("d1", "a", "h1"), doc_delta("d1", ("marie curie", "born_in", "warsaw"),
+                                                                     ("warsaw", "capital_of", "poland")))
+        s.ingest_document(DocumentRecord("d2", "b", "h1"), doc_delta(
+            "d2", ("m. curie", "won", "nobel prize"), merges=[Merge("m. curie", "marie curie", "alias", 0.9, "d2")]))
+        # d1 changes: marie curie's only facts there go, so the merge of a re-ingested d2 into it is left out.
+        s.ingest_document(DocumentRecord("d1", "a", "h2"), doc_delta("d1", ("warsaw", "capital_of", "poland")))
+        s.ingest_document(DocumentRecord("d3", "c", "h1"), doc_delta(
+            "d3", ("m. c.", "born_in", "warsaw"), merges=[Merge("m. c.", "ghost", "alias")]))
+        s.ingest_documents([DocumentRecord("d4", "d", "h1"), DocumentRecord("d5", "e", "h1")],
+                           GraphDelta(facts=[fact("p", "r", "q", prov("d4")), fact("p", "r", "q", prov("d5")),
+                                             fact("q", "s", "t", prov("d5"))]))
+        s.retract_document("d4")
+
+    got, want = same_on_memory(store, build, canonical_dump)
+    assert got == want
+    assert [(d.doc_id, d.facts) for d in store.documents()] == [("d1", 1), ("d2", 1), ("d3", 1), ("d5", 2)]
+    assert "m. c. --born_in--> warsaw" in lines(store.facts())  # the merge into a missing entity was left out
+
+
+def test_ledger_rejects_bad_input_and_changes_nothing(store):
+    from kgllm.stores.ledger import DocumentRecord, canonical_dump
+
+    store.ingest_document(DocumentRecord("d1", "a", "h"), doc_delta("d1", ("a", "r", "b")))
+    before = canonical_dump(store)
+    with pytest.raises(InputError, match="twice"):
+        store.ingest_documents([DocumentRecord("d2", "a", "h"), DocumentRecord("d2", "a", "h")], GraphDelta())
+    with pytest.raises(InputError):
+        store.ingest_document(DocumentRecord("d1", "a", "h2"), GraphDelta(facts=[Fact("a", "", "b")]))
+    assert canonical_dump(store) == before
+
+
+def test_runs_and_locks(store):
+    from kgllm.errors import StoreError
+
+    first = store.begin_run("nightly")
+    assert first.status == "running" and first.ended_at is None
+    other = store.begin_run("hourly")
+    second = store.begin_run("nightly")
+    store.end_run(replace(first, status="ok", counts={"documents": 3}, errors=({"doc_id": "d", "error": "bad"},)))
+    assert [r.run_id for r in store.runs("nightly")] == [second.run_id, first.run_id]  # newest first
+    done = store.runs("nightly")[1]
+    assert done.status == "ok" and done.ended_at and done.counts == {"documents": 3}
+    assert done.errors == ({"doc_id": "d", "error": "bad"},)
+    assert len(store.runs(limit=2)) == 2 and {r.job for r in store.runs()} == {"nightly", "hourly"}
+    assert other in store.runs("hourly")
+    with pytest.raises(InputError):
+        store.end_run(replace(first, status="weird"))
+    with store.lock("build", timeout=0):
+        with pytest.raises(StoreError, match="being written by another process"):
+            with store.lock("build", timeout=0.2):
+                pass
+        with store.lock("other-name", timeout=0):
+            pass
+    with store.lock("build", timeout=0):  # released
+        pass
+
+
+def test_ledger_travels_with_the_graph_dict(store):
+    """to_dict/from_dict (graph files, export/import, migration) carry the ledger and the runs."""
+    from kgllm.stores.ledger import DocumentRecord, canonical_dump
+
+    source = MemoryStore()
+    source.ingest_document(DocumentRecord("d1", "a.txt", "h1"), doc_delta("d1", ("ada", "born_in", "oslo")))
+    source.end_run(replace(source.begin_run("nightly"), status="ok"))
+    store.from_dict(source.to_dict())
+    assert canonical_dump(store) == canonical_dump(source) and store.documents() == source.documents()
+    assert [(r.job, r.status) for r in store.runs()] == [("nightly", "ok")]
+    back = MemoryStore()
+    back.from_dict(store.to_dict())
+    assert canonical_dump(back) == canonical_dump(source) and back.runs() == source.runs()
+
+
+def test_is_a_ledger_store(store):
+    from kgllm.stores.base import LedgerStore
+
+    assert isinstance(store, LedgerStore)

@@ -71,7 +71,7 @@ def neo4j(monkeypatch):
     return opened
 
 
-def fake_evaluate_kgqa(kb, questions, limit=None, progress=False, store=None, llm=None):
+def fake_evaluate_kgqa(kb, questions, limit=None, progress=False, store=None, llm=None, baseline=None):
     """Loads the KB into the store as the real one does, without loading retrieval models."""
     from kgllm.loaders import read_kb_tsv
 

@@ -290,8 +290,9 @@ def test_retract_document(curie):
     assert curie.get_entity("paris") == Entity("paris", "Paris", "GPE")
     assert curie.find_entities("Maria Sklodowska") == []  # alias index cleaned too
     assert curie.stats()["documents"] == 1
-    assert curie.retract_document("bio") == 0
-    assert curie.retract_document("never-seen") == 0
+    for gone in ("bio", "never-seen"):  # retracted already, never ingested: an error, not a silent 0
+        with pytest.raises(NotFoundError, match=repr(gone)):
+            curie.retract_document(gone)
 
 
 def test_retract_keeps_entities_without_facts():

@@ -3,7 +3,9 @@
 * :mod:`~kgllm.stores.memory.graph`: the data (graph, merge records, name index);
 * :mod:`~kgllm.stores.memory.store`: :class:`MemoryStore`, writes and reads;
 * :mod:`~kgllm.stores.memory.query`: read-only Cypher through ``grand-cypher``;
-* :mod:`~kgllm.stores.memory.persist`: the graph file (save, load).
+* :mod:`~kgllm.stores.memory.ledger`: documents, retraction, runs and locks;
+* :mod:`~kgllm.stores.memory.sqlite`: the durable SQLite file, written by change;
+* :mod:`~kgllm.stores.memory.persist`: the JSON graph file (save, load), SQLite exports, in-place migration.
 
 Examples
 --------

@@ -1,10 +1,16 @@
 """The memory store's graph file: the whole graph as one JSON dict, optionally gzip-compressed.
 
-``{"format": "kgllm-graph", "version": 1, "entities": [...], "facts": [...], "merges": [...]}``
+``{"format": "kgllm-graph", "version": 1, "entities": [...], "facts": [...], "merges": [...],
+"documents": [...], "runs": [...]}`` (the last two, the ledger, optional when reading)
 where each merge carries its undo record (the alias's node and facts and what the
 merge changed), so :meth:`~kgllm.stores.memory.MemoryStore.unmerge` works after a
 load. Files are written atomically (a temporary file renamed over the target)
 with the permissions a new file gets under the process umask.
+
+JSON is the export and import format; the durable store is a SQLite file
+(:mod:`~kgllm.stores.memory.sqlite`). :func:`save_sqlite` exports a graph as a
+new SQLite file, and :func:`migrate_to_sqlite` converts a JSON graph file in
+place (the CLI does so at the first write to one), keeping the JSON beside it.
 
 Examples
 --------
@@ -21,23 +27,29 @@ Examples
 
 from __future__ import annotations
 
+import fcntl
+import filecmp
 import gzip
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kgllm.errors import InputError, NotFoundError, StoreError
 from kgllm.stores.delta import FORMAT_NAME, FORMAT_VERSION, dedupe_provenance, fact_from_dict, fact_to_dict
-from kgllm.stores.memory.graph import NxGraph
+from kgllm.stores.ledger import document_from_dict, document_to_dict, run_from_dict, run_to_dict
+from kgllm.stores.memory.graph import Journal, NxGraph
+from kgllm.stores.memory.sqlite import SqliteFile, is_sqlite_file
 from kgllm.stores.merge import Undo
 from kgllm.types import Merge
 
 if TYPE_CHECKING:
     from kgllm.stores.memory.store import MemoryStore
 
-__all__ = ["graph_to_dict", "graph_from_dict", "save", "load_into"]
+__all__ = ["graph_to_dict", "graph_from_dict", "save", "save_sqlite", "read_graph", "load_into",
+           "migrate_to_sqlite", "backup_name", "file_stamp"]
 
 
 def graph_to_dict(graph: NxGraph) -> dict[str, Any]:
@@ -59,6 +71,8 @@ def graph_to_dict(graph: NxGraph) -> dict[str, Any]:
             }
             for m in graph.merges.values()
         ],
+        "documents": [document_to_dict(d) for _, d in sorted(graph.documents.items())],
+        "runs": [run_to_dict(r) for r in graph.runs.values()],
     }
 
 
@@ -73,6 +87,10 @@ def graph_from_dict(graph: NxGraph, data: dict[str, Any]) -> None:
         m = Merge(**item["merge"])
         graph.canonical[m.alias] = m.canonical
         graph.record_merge(m, Undo(item["node"], [fact_from_dict(f) for f in item["facts"]], item.get("changes")))
+    for d in data.get("documents", ()):
+        graph.put_document(document_from_dict(d))
+    for r in data.get("runs", ()):
+        graph.put_run(run_from_dict(r))
     graph.changes += 1  # a load is a write even when the graph is empty
 
 
@@ -108,8 +126,8 @@ def save(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
         raise
 
 
-def load_into(store: "MemoryStore", path: str | os.PathLike[str]) -> None:
-    """Read a graph file written by :func:`save` into the empty ``store``.
+def read_graph(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The graph dict of the JSON graph file ``path`` (format and version checked).
 
     Raises
     ------
@@ -117,8 +135,6 @@ def load_into(store: "MemoryStore", path: str | os.PathLike[str]) -> None:
         ``path`` does not exist.
     InputError
         ``path`` is not a regular file, not JSON, not a kgllm graph or of another version.
-    StoreError
-        The file is a kgllm graph but its content is corrupt.
     """
     source = Path(path)
     if not source.exists():
@@ -137,7 +153,182 @@ def load_into(store: "MemoryStore", path: str | os.PathLike[str]) -> None:
     if data.get("version") != FORMAT_VERSION:
         raise InputError(f"{source}: graph format version {data.get('version')} is not supported "
                          f"(this kgllm reads version {FORMAT_VERSION})")
+    return data
+
+
+def load_into(store: "MemoryStore", path: str | os.PathLike[str]) -> None:
+    """Read a graph file written by :func:`save` into the empty ``store``.
+
+    Raises
+    ------
+    NotFoundError, InputError
+        As :func:`read_graph`.
+    StoreError
+        The file is a kgllm graph but its content is corrupt.
+    """
+    data = read_graph(path)
     try:
         store.from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
-        raise StoreError(f"{source}: corrupt graph file: {exc!r}") from exc
+        raise StoreError(f"{path}: corrupt graph file: {exc!r}") from exc
+
+
+# ------------------------------------------------------------------------------------ SQLite snapshots
+def _fsync(path: Path, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _discard(tmp: Path) -> None:
+    for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
+        p.unlink(missing_ok=True)
+
+
+def _sqlite_snapshot(data: dict[str, Any], target: Path, mode: int) -> Path:
+    """A new SQLite graph file holding ``data``, in ``target``'s folder (a hidden temporary name), fsynced."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        db = SqliteFile(tmp, create=True)
+        try:
+            graph, journal = NxGraph(), Journal()
+            graph.journal = journal
+            try:
+                graph_from_dict(graph, data)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise StoreError(f"{target}: corrupt graph: {exc!r}") from exc
+            graph.journal = None
+            with db.transaction():
+                db.write(graph, journal)
+        finally:
+            db.close()  # the last connection: SQLite checkpoints the WAL into the file and removes it
+        os.chmod(tmp, mode)
+        _fsync(tmp)
+    except BaseException:
+        _discard(tmp)
+        raise
+    return tmp
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` over ``target`` and make the rename durable (the folder fsynced)."""
+    for p in (Path(f"{target}-wal"), Path(f"{target}-shm")):
+        p.unlink(missing_ok=True)  # a stale WAL must never be applied to the new file
+    os.replace(tmp, target)
+    _fsync(target.parent, directory=True)
+
+
+def save_sqlite(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write the graph dict ``data`` as a new SQLite graph file renamed over ``path`` (atomic, fsynced)."""
+    target = Path(path)
+    tmp = _sqlite_snapshot(data, target, _new_file_mode(target))
+    try:
+        _replace(tmp, target)
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def file_stamp(path: Path) -> tuple[int, ...]:
+    """What tells a rewritten file from the one read (inode, size, modification time); ``()`` when gone."""
+    try:
+        st = path.stat()
+    except OSError:
+        return ()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def backup_name(path: str | os.PathLike[str]) -> Path:
+    """Where :func:`migrate_to_sqlite` keeps the JSON: ``FILE.bak``, or the first free ``FILE.bak.N``.
+
+    A backup that already holds exactly the file's bytes (an interrupted earlier migration) is reused.
+
+    >>> backup_name("no/such/g.json").as_posix()
+    'no/such/g.json.bak'
+    """
+    source = Path(path)
+    n = 0
+    while True:
+        candidate = source.with_name(f"{source.name}.bak" + (f".{n}" if n else ""))
+        if not candidate.exists() or (candidate.is_file() and source.exists() and _same_bytes(source, candidate)):
+            return candidate
+        n += 1
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    if os.path.samefile(a, b):
+        return True
+    return a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
+
+
+def _keep(source: Path, backup: Path) -> bool:
+    """Make ``backup`` hold ``source``'s bytes (a hard link, else an fsynced copy); False when it already did."""
+    if backup.exists():
+        return False
+    try:
+        os.link(source, backup)
+    except OSError:
+        fd, name = tempfile.mkstemp(prefix=f".{backup.name}.", suffix=".tmp", dir=backup.parent)
+        os.close(fd)
+        try:
+            shutil.copy2(source, name)
+            _fsync(Path(name))
+            os.replace(name, backup)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+    _fsync(backup.parent, directory=True)
+    return True
+
+
+def migrate_to_sqlite(path: str | os.PathLike[str]) -> Path | None:
+    """Convert the JSON graph file ``path`` in place into a SQLite graph file; returns where the JSON is kept.
+
+    The SQLite file is written beside it under a temporary name and fsynced; the JSON is kept as
+    :func:`backup_name` (a hard link or a copy) before the new file is renamed over ``path``. A failure or a
+    crash at any point leaves ``path`` as the JSON it was (at worst with a backup beside it). Processes
+    migrating the same file at once take turns (a lock on the JSON file); ``None`` when ``path`` is already
+    a SQLite file (another process migrated it).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from kgllm.stores.memory import MemoryStore
+    >>> from kgllm.types import Fact, GraphDelta
+    >>> store = MemoryStore()
+    >>> _ = store.upsert(GraphDelta(facts=[Fact("ada lindqvist", "born_in", "tromso")]))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     store.save(f"{tmp}/g.json")
+    ...     kept = migrate_to_sqlite(f"{tmp}/g.json")
+    ...     migrated = MemoryStore.load(f"{tmp}/g.json")
+    ...     kept.name, migrated.durable, migrated.stats()["facts"], MemoryStore.load(kept).durable
+    ...     migrated.close()
+    ('g.json.bak', True, 1, False)
+    """
+    source = Path(path)
+    if is_sqlite_file(source):
+        return None
+    if not source.is_file():
+        read_graph(source)  # raises the error that names what is wrong
+    with open(source, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # released on close; a killed holder releases it too
+        if is_sqlite_file(source) or not os.path.samestat(os.fstat(held.fileno()), os.stat(source)):
+            return None  # another process migrated it while we waited
+        data = read_graph(source)
+        tmp = _sqlite_snapshot(data, source, source.stat().st_mode & 0o7777)
+        backup = backup_name(source)
+        made = False
+        try:
+            made = _keep(source, backup)
+            _replace(tmp, source)
+        except BaseException:
+            _discard(tmp)
+            if made and not is_sqlite_file(source):
+                backup.unlink(missing_ok=True)
+            raise
+    return backup

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Any, Iterable, Iterator
+from pathlib import Path as PathLib
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from kgllm.errors import InputError
 from kgllm.stores import merge as merging
 from kgllm.stores.base import Direction, UpsertResult
 from kgllm.stores.delta import validate_delta
-from kgllm.stores.memory.persist import graph_from_dict, graph_to_dict, load_into, save
-from kgllm.stores.memory.graph import NxGraph
+from kgllm.stores.memory.graph import Journal, NxGraph
+from kgllm.stores.memory.ledger import LedgerMethods
+from kgllm.stores.memory.persist import (file_stamp, graph_from_dict, graph_to_dict, load_into, migrate_to_sqlite,
+                                         save, save_sqlite)
 from kgllm.stores.memory.query import run_query
+from kgllm.stores.memory.refresh import catch_up
+from kgllm.stores.memory.sqlite import SQLITE_SUFFIXES, SqliteFile, is_sqlite_file
 from kgllm.types import Entity, Fact, GraphDelta, Merge, Path, Subgraph, entity_id
 
 __all__ = ["MemoryStore"]
 
+T = TypeVar("T")
 
-class MemoryStore:
+
+class MemoryStore(LedgerMethods):
     """The reference :class:`~kgllm.stores.base.GraphStore`, held in process memory.
 
     :meth:`query` accepts the read-only Cypher subset of ``grand-cypher``:
@@ -59,15 +66,109 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._graph = NxGraph()
+        self._path: PathLib | None = None  # the graph file (JSON or SQLite) this store was read from
+        self._db: SqliteFile | None = None
+        self._disk_revision = 0
+        self._migrate: tuple[Callable[[PathLib, PathLib], None], tuple[int, ...]] | None = None
 
     def revision(self) -> int:
-        """A counter that every write that changes the graph (and :meth:`from_dict`) increases."""
+        """A counter that every write that changes the graph (and :meth:`from_dict`) increases.
+
+        It counts this process's view: on a SQLite file, another process's writes show up
+        after :meth:`refresh` (or at the next write, which reloads a stale view first).
+        """
         return self._graph.changes
 
     # ------------------------------------------------------------------ writes
+    def _write(self, fn: Callable[[], T]) -> T:
+        """Run the write ``fn`` on the graph; on a SQLite file, as one transaction of the rows it changed.
+
+        A view that another process's commit made stale is reloaded first (inside the
+        transaction, so nothing is lost); when ``fn`` or the commit fails, the graph is
+        reloaded from the file, as it was before the write.
+        """
+        if self._migrate is not None:
+            self._migrate_now()
+        db = self._db
+        if db is None:
+            return fn()
+        journal = Journal()
+        try:
+            with db.transaction() as rev:
+                if rev != self._disk_revision:
+                    self._catch_up()
+                self._graph.journal = journal
+                result = fn()
+                self._graph.journal = None
+                self._disk_revision = db.write(self._graph, journal)
+        except BaseException:
+            self._graph.journal = None
+            if journal.nodes or journal.facts or journal.merges or journal.documents or journal.runs:
+                self._reload()
+            raise
+        return result
+
+    def migrate_on_first_write(self, on_migrate: Callable[[PathLib, PathLib], None] | None = None) -> None:
+        """Convert the JSON graph file this store was read from in place to SQLite just before its first write.
+
+        From then on the store is durable. The JSON is kept beside it and ``on_migrate(path, backup)`` is
+        called (see :func:`~kgllm.stores.memory.persist.migrate_to_sqlite`, which is crash-safe). Nothing
+        happens for a store that never writes, is durable already, or was not read from a file.
+        """
+        if self._db is None and self._path is not None:
+            self._migrate = (on_migrate or (lambda path, backup: None), file_stamp(self._path))
+
+    def _migrate_now(self) -> None:
+        assert self._path is not None and self._migrate is not None
+        on_migrate, stamp = self._migrate
+        unchanged = file_stamp(self._path) == stamp  # else another process wrote or migrated it since it was read
+        backup = migrate_to_sqlite(self._path)  # a failure leaves the JSON file and this store as they were
+        self._db, self._migrate = SqliteFile(self._path), None
+        if backup is not None and unchanged:
+            self._disk_revision = self._db.revision()  # the file holds exactly this graph
+        else:
+            self._reload()
+        if backup is not None:
+            on_migrate(self._path, backup)
+
+    def _reload(self) -> None:
+        """Replace the in-memory graph by the file's committed state (the revision keeps increasing)."""
+        assert self._db is not None
+        changes = self._graph.changes
+        graph = NxGraph()
+        self._disk_revision = self._db.load(graph)
+        graph.changes = max(graph.changes, changes + 1)
+        self._graph = graph
+
+    def _catch_up(self) -> None:
+        """Apply other processes' commits: only the rows they changed, or the whole file when the log is short."""
+        assert self._db is not None
+        revision = catch_up(self._db, self._graph, self._disk_revision)
+        if revision is None:
+            self._reload()
+        else:
+            self._disk_revision = revision
+
+    def refresh(self) -> bool:
+        """Catch up with writes other processes committed to the SQLite file since; True if there were any.
+
+        Cheap when nothing changed (one row read) and otherwise costs what the commits changed
+        (see :mod:`~kgllm.stores.memory.refresh`): for readers that stay open while jobs write,
+        such as a server. The graph is updated in place, so call it where no other thread is
+        reading the store. :func:`~kgllm.stores.memory.sqlite.file_revision` reads the file's
+        revision without a store.
+        """
+        if self._db is None or self._db.revision() == self._disk_revision:
+            return False
+        self._catch_up()
+        return True
+
     def upsert(self, delta: GraphDelta) -> UpsertResult:
         """Add entities, facts and merges; idempotent. An invalid delta raises InputError and changes nothing."""
         validate_delta(delta)
+        return self._write(lambda: self._upsert(delta))
+
+    def _upsert(self, delta: GraphDelta) -> UpsertResult:
         graph = self._graph
         if delta.merges:  # dry run before any write
             merging.dry_run_merges(delta, dict(graph.canonical), set(graph.g.nodes))
@@ -83,39 +184,9 @@ class MemoryStore:
 
     def unmerge(self, alias: str) -> bool:
         """Undo the merge of ``alias`` (restores its own node and facts). False if none recorded."""
-        return merging.unmerge(self._graph, alias)
-
-    def retract_document(self, doc_id: str) -> int:
-        """Remove every provenance from ``doc_id``; facts left without one go, and entities they orphan.
-
-        Returns
-        -------
-        int
-            Number of facts removed.
-        """
-        graph = self._graph
-        removed = 0
-        touched: set[str] = set()
-        for s, o, data in list(graph.g.edges(data=True)):
-            if not any(p.doc_id == doc_id for p in data["provenance"]):
-                continue
-            fact = graph.edge_fact(s, o, data)
-            kept = [p for p in fact.provenance if p.doc_id != doc_id]
-            if kept:
-                graph.put_fact(fact.with_provenance(kept))
-            else:
-                graph.remove_fact(fact)
-                touched.update((s, o))
-                removed += 1
-        for eid in touched:
-            if eid in graph.g and graph.g.degree(eid) == 0:
-                graph.delete_node(eid)
-        for alias, undo in list(graph.undo.items()):
-            kept_facts = merging.strip_document(undo.facts, doc_id)
-            if kept_facts != undo.facts:
-                graph.undo[alias] = merging.Undo(undo.node, kept_facts, undo.changes)
-                graph.changes += 1
-        return removed
+        if alias not in self._graph.merges:
+            return False
+        return self._write(lambda: merging.unmerge(self._graph, alias))
 
     # ------------------------------------------------------------------- reads
     def get_entity(self, entity_id: str) -> Entity | None:
@@ -252,20 +323,70 @@ class MemoryStore:
 
     # ------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
-        """The whole graph as one JSON-able dict (see :mod:`kgllm.stores.memory.persist`)."""
+        """The whole graph and ledger as one JSON-able dict (see :mod:`kgllm.stores.memory.persist`)."""
         return graph_to_dict(self._graph)
 
     def from_dict(self, data: dict[str, Any]) -> None:
         """Add a graph in :meth:`to_dict` shape as it is (into an empty store: migration, loading)."""
-        graph_from_dict(self._graph, data)
+        self._write(lambda: graph_from_dict(self._graph, data))
+
+    @property
+    def path(self) -> PathLib | None:
+        """The graph file this store was opened on or read from (``None`` for a store only in memory)."""
+        return self._path
+
+    @property
+    def durable(self) -> bool:
+        """Whether every write is committed to a SQLite file as it happens (no :meth:`save` needed)."""
+        return self._db is not None
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the graph to ``path`` atomically (gzip-compressed JSON when it ends in ``.gz``)."""
-        save(self.to_dict(), path)
+        """Export the graph to ``path`` atomically, in the format its name says: a SQLite graph file for
+        ``.sqlite``/``.sqlite3``/``.db``, JSON for ``.json`` (gzip-compressed for ``.json.gz``); another name
+        keeps the format of the file already there (JSON when there is none). Saving a durable store to its
+        own file does nothing: its writes are already committed.
+        """
+        target = PathLib(path)
+        if self._db is not None and target.exists() and target.samefile(self._db.path):
+            return
+        name = target.name.lower()
+        if name.endswith(SQLITE_SUFFIXES) or (not name.endswith((".json", ".json.gz")) and is_sqlite_file(target)):
+            save_sqlite(self.to_dict(), target)
+        else:
+            save(self.to_dict(), target)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "MemoryStore":
-        """Read a graph written by :meth:`save`; errors name the file and what was wrong."""
+        """Read a graph file: a SQLite file opens durable (:meth:`open`); a JSON file is read whole.
+
+        Errors name the file and what was wrong.
+        """
+        if is_sqlite_file(path):
+            return cls.open(path)
         store = cls()
         load_into(store, path)
+        store._path = PathLib(path)
         return store
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], create: bool = False, busy_timeout: float = 60.0) -> "MemoryStore":
+        """Open (``create``: or make) the durable SQLite graph file ``path`` and load its graph.
+
+        Every later write is committed to the file as one transaction of what it changed;
+        a second writing process waits up to ``busy_timeout`` seconds for the first's transaction.
+        """
+        db = SqliteFile(path, create=create, busy_timeout=busy_timeout)
+        store = cls()
+        try:
+            store._disk_revision = db.load(store._graph)
+        except BaseException:
+            db.close()
+            raise
+        store._db, store._path = db, PathLib(path)
+        return store
+
+    def close(self) -> None:
+        """Close the SQLite file of a durable store (its writes are committed already); idempotent."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None

@@ -11,7 +11,8 @@ from kgllm.stores.base import Direction
 from kgllm.stores.delta import FORMAT_NAME, FORMAT_VERSION, fact_to_dict
 from kgllm.stores.neo4j.connection import Connection
 from kgllm.stores.neo4j.records import (
-    ENTITY, FACT_RETURN, FULLTEXT_INDEX, MERGE_LABEL, entity_from_props, fact_from_row, incident_many,
+    DOCUMENT_LABEL, ENTITY, FACT_RETURN, FULLTEXT_INDEX, MERGE_LABEL, RUN_LABEL, entity_from_props, fact_from_row,
+    incident_many,
 )
 from kgllm.types import Entity, Fact, Merge, Path, Subgraph, entity_id
 
@@ -239,4 +240,9 @@ class Reads(Connection):
                 }
                 for m in merges
             ],
+            "documents": self._read("list documents", f"MATCH (d:{DOCUMENT_LABEL}) RETURN d.doc_id AS doc_id, "
+                                    "d.source AS source, d.content_hash AS content_hash, d.facts AS facts, "
+                                    "d.ingested_at AS ingested_at ORDER BY d.doc_id"),
+            "runs": [json.loads(r["rec"]) for r in self._read(
+                "list runs", f"MATCH (r:{RUN_LABEL}) RETURN r.record AS rec ORDER BY r.started_at, r.run_id")],
         }

@@ -11,6 +11,7 @@
   are parallel and a fact and its provenance are always written in one transaction.
 * Merges are nodes labelled ``KgllmMerge`` (unique ``alias``) holding the merge, its
   order ``seq`` and the JSON undo record, as in the memory store's graph dict.
+* The ledger: ``KgllmDocument``, ``KgllmRun`` and ``KgllmLock`` nodes (see :mod:`kgllm.stores.neo4j.ledger`).
 * One node ``KgllmMeta {key: "graph"}`` holds ``revision``, bumped by every write
   transaction that changes the graph.
 """
@@ -25,11 +26,17 @@ from kgllm.types import Entity, Fact, Provenance, entity_id
 ENTITY = "Entity"
 MERGE_LABEL = "KgllmMerge"
 META_LABEL = "KgllmMeta"
+DOCUMENT_LABEL = "KgllmDocument"
+RUN_LABEL = "KgllmRun"
+LOCK_LABEL = "KgllmLock"
 FULLTEXT_INDEX = "kgllm_entity_search"
 SCHEMA = (
     f"CREATE CONSTRAINT kgllm_entity_id IF NOT EXISTS FOR (n:{ENTITY}) REQUIRE n.id IS UNIQUE",
     f"CREATE CONSTRAINT kgllm_merge_alias IF NOT EXISTS FOR (m:{MERGE_LABEL}) REQUIRE m.alias IS UNIQUE",
     f"CREATE CONSTRAINT kgllm_meta_key IF NOT EXISTS FOR (m:{META_LABEL}) REQUIRE m.key IS UNIQUE",
+    "CREATE CONSTRAINT kgllm_document_id IF NOT EXISTS FOR (d:KgllmDocument) REQUIRE d.doc_id IS UNIQUE",
+    "CREATE CONSTRAINT kgllm_run_id IF NOT EXISTS FOR (r:KgllmRun) REQUIRE r.run_id IS UNIQUE",
+    "CREATE CONSTRAINT kgllm_lock_name IF NOT EXISTS FOR (l:KgllmLock) REQUIRE l.name IS UNIQUE",
     f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (n:{ENTITY}) ON EACH [n.search]",
 )
 FACT_RETURN = ("s.id AS s, r.relation AS r, o.id AS o, r.confidence AS c, r.prov AS prov, "
