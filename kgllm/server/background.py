@@ -36,10 +36,13 @@ class BackgroundServer:
         Where to listen; :attr:`port` holds the real port once started.
     grace : float
         Seconds :meth:`stop` lets open connections finish before closing them.
+    keep_alive : float
+        Seconds an idle keep-alive connection stays open (uvicorn's default is 5).
     """
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 8000, grace: float = 2.0) -> None:
-        self.app, self.host, self.port, self.grace = app, host, port, grace
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 8000, grace: float = 2.0,
+                 keep_alive: float = 5.0) -> None:
+        self.app, self.host, self.port, self.grace, self.keep_alive = app, host, port, grace, keep_alive
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -68,7 +71,8 @@ class BackgroundServer:
             sock.close()
             raise
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
+                                timeout_keep_alive=self.keep_alive)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         name=f"kgllm-http-{self.port}", daemon=True)
