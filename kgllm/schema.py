@@ -14,9 +14,10 @@ Sources
       has this shape too (:meth:`Schema.from_record`);
     * an extraction JSONL file: the union of its items' ``relations``.
 
-:meth:`Schema.from_file` reads any of them, deciding by content. RDFS/OWL files
-are recognised and refused for now with a clear error: a reader for them plugs
-in as one more entry of ``_READERS`` (the seam).
+:meth:`Schema.from_file` reads any of them, deciding by content, and RDFS/OWL
+ontologies (Turtle or RDF/XML): classes become entity types, properties relations
+with their domain, range and a description from their label and comment
+(:mod:`kgllm.rdf.ontology`, loaded only for such files).
 
 Examples
 --------
@@ -210,7 +211,7 @@ class Schema:
             if detect(text):
                 return read(text, str(p))
         raise InputError(f"{p}: expected a JSON relation list, a JSON object with 'relations', "
-                         "or an extraction JSONL file with 'relations' fields")
+                         "an extraction JSONL file with 'relations' fields or an RDFS/OWL ontology (Turtle, RDF/XML)")
 
 
 def _relation(item: Any, k: int, where: str) -> RelationSpec:
@@ -262,18 +263,21 @@ def _read_jsonl(text: str, where: str) -> Schema:
     return Schema(tuple(relations))
 
 
-def _refuse_rdf(text: str, where: str) -> Schema:
-    raise InputError(f"{where}: looks like RDF (RDFS/OWL); RDF schemas are not supported yet, "
-                     "expected a JSON relation list")
+def _read_rdf(text: str, where: str) -> Schema:
+    """An RDFS/OWL ontology's properties and classes (:func:`kgllm.rdf.ontology.read_ontology`)."""
+    from kgllm.rdf.ontology import read_ontology
+
+    return Schema.from_json(read_ontology(text, where), where)
 
 
 def _looks_rdf(text: str) -> bool:
-    head = text.lstrip()[:200].lower()
-    return head.startswith(("@prefix", "@base", "prefix ", "<?xml", "<rdf:")) or "<owl:" in head
+    lines = [line for line in text.lstrip("\ufeff").splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    head = "\n".join(lines[:5]).lstrip()[:400].lower()
+    return head.startswith(("@prefix", "@base", "prefix ", "base ", "<?xml", "<rdf:", "<http")) or "<owl:" in head
 
 
-#: (detect, read) pairs tried in order by :meth:`Schema.from_file`; an RDFS/OWL reader replaces ``_refuse_rdf``.
+#: (detect, read) pairs tried in order by :meth:`Schema.from_file`.
 _READERS: tuple[tuple[Callable[[str], bool], Callable[[str, str], Schema]], ...] = (
-    (_looks_rdf, _refuse_rdf),
+    (_looks_rdf, _read_rdf),
     (lambda text: text.lstrip().startswith(("[", "{")), _read_json),
 )

@@ -78,7 +78,8 @@ def test_from_file_list_object_and_jsonl(tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("[\"a\", ", "malformed JSON"),
     ("relations: a, b", "expected a JSON relation list, a JSON object with 'relations'"),
-    ("@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .", "RDF schemas are not supported yet"),
+    ("@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .", "no properties found"),
+    ("@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\nrdfs:x rdfs:y", "malformed RDF ontology"),
     ('{"text": "a", "triples": []}\n{"text": "b", "triples": []}\n', "no line has a 'relations' field"),
     ('{"relations": ["a"]}\n[1]\n', r":2: expected a JSON object, got list"),
 ])
@@ -102,3 +103,47 @@ def test_from_file_missing_or_not_utf8(tmp_path):
 def test_schema_refuses_non_spec_relations():
     with pytest.raises(InputError, match="must be RelationSpec objects, got str"):
         Schema(("employer",))  # type: ignore[arg-type]
+
+
+ONTOLOGY = """# A small ontology written for this test.
+@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix : <http://example.org/harbour#> .
+:Vessel a owl:Class ; rdfs:label "vessel" . :Harbour a owl:Class . :Captain rdfs:subClassOf :Person .
+:homePort a owl:ObjectProperty ; rdfs:domain :Vessel ; rdfs:range :Harbour ;
+    rdfs:label "home port"@en ; rdfs:comment "The harbour a vessel is registered in."@en ;
+    rdfs:comment "Le port d'attache."@fr .
+:launchDate a owl:DatatypeProperty ; rdfs:domain :Vessel ; rdfs:range xsd:date .
+:firstLaunch rdfs:subPropertyOf :launchDate .
+:skipper a rdf:Property ; rdfs:label "skipper" ; rdfs:range :Captain .
+"""
+
+
+def test_from_file_reads_an_rdfs_owl_ontology(tmp_path):
+    path = tmp_path / "harbour.ttl"
+    path.write_text(ONTOLOGY, encoding="utf-8")
+    schema = Schema.from_file(path)
+    assert schema.names == ("firstLaunch", "homePort", "launchDate", "skipper")
+    home = schema.relation("homePort")
+    assert (home.domain, home.range) == ("Vessel", "Harbour")
+    assert home.description == "The harbour a vessel is registered in."  # the label only repeats the name
+    assert schema.relation("launchDate").range == "xsd:date"
+    assert schema.relation("firstLaunch").domain == "Vessel"  # inherited from the super-property
+    assert schema.relation("skipper").description == "" and schema.relation("skipper").domain is None
+    assert schema.entity_types == ("Captain", "Harbour", "Person", "Vessel")
+
+
+def test_from_file_reads_rdf_xml(tmp_path):
+    path = tmp_path / "tiny.owl"
+    path.write_text("""<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+         xmlns:rdfs="http://www.w3.org/2000/01/rdf-schema#" xmlns:owl="http://www.w3.org/2002/07/owl#">
+  <owl:ObjectProperty rdf:about="http://example.org/t#moors">
+    <rdfs:comment>Where a boat is tied up.</rdfs:comment>
+  </owl:ObjectProperty>
+</rdf:RDF>
+""", encoding="utf-8")
+    schema = Schema.from_file(path)
+    assert schema.names == ("moors",) and schema.relation("moors").description == "Where a boat is tied up."
