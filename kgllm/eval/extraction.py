@@ -188,9 +188,10 @@ def evaluate_extraction(path: str | os.PathLike[str], limit: int | None = None, 
             break
         _validate(path, lineno, obj)
         doc_id = f"{obj.get('id', 'item')}:{lineno}"
-        docs.append(Document(doc_id, obj["text"], source=f"{path}:{lineno}"))
         schema = Schema.from_names(obj["relations"], f"{path}:{lineno}") if use_schema and obj.get("relations") \
             else None
+        docs.append(Document(doc_id, obj["text"], source=f"{path}:{lineno}",
+                             metadata={"schema": schema} if schema is not None else {}))
         items.append((doc_id, obj["triples"], schema))
     if extractor is None:
         from kgllm.extract.rules import RuleExtractor

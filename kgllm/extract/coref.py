@@ -44,7 +44,7 @@ from kgllm.extract.mentions import COPULAS, NOMINAL, NUMERIC_LABELS, RELATIVE, S
 if TYPE_CHECKING:
     from spacy.tokens import Token
 
-__all__ = ["DocState", "Referents"]
+__all__ = ["DocState", "Referents", "GENDERED_NOUNS", "PRONOUN_GENDER", "noun_gender"]
 
 _PERSON_PRON = {"he", "she", "him", "her", "his", "hers"}
 _THING_PRON = {"it", "its"}
@@ -55,17 +55,70 @@ _PLACE_NOUNS = {"city", "town", "village", "region", "state", "country", "provin
                 "municipality", "district", "kingdom", "republic", "borough", "area", "territory"}
 
 
+#: Pronoun -> the gender it refers to.
+PRONOUN_GENDER = {"he": "male", "him": "male", "his": "male", "himself": "male",
+                  "she": "female", "her": "female", "hers": "female", "herself": "female"}
+#: Person nouns that tell a gender ("his daughter Mira": Mira is female). General English words.
+GENDERED_NOUNS = {
+    **dict.fromkeys(("son", "father", "brother", "husband", "grandson", "grandfather", "uncle", "nephew",
+                     "dad", "daddy", "grandpa", "boyfriend", "man", "boy", "gentleman", "king", "prince",
+                     "actor", "waiter", "mr", "sir", "lord", "monk", "stepson", "stepfather", "stepbrother",
+                     "fiance", "widower", "groom", "bridegroom", "son-in-law", "father-in-law",
+                     "brother-in-law", "great-grandson", "great-grandfather"), "male"),
+    **dict.fromkeys(("daughter", "mother", "sister", "wife", "granddaughter", "grandmother", "aunt", "niece",
+                     "mom", "mum", "mommy", "grandma", "granny", "girlfriend", "woman", "girl", "lady", "queen",
+                     "princess", "actress", "waitress", "mrs", "ms", "madam", "nun", "stepdaughter",
+                     "stepmother", "stepsister", "fiancee", "widow", "bride", "daughter-in-law",
+                     "mother-in-law", "sister-in-law", "great-granddaughter", "great-grandmother"), "female"),
+}
+
+
+def noun_gender(word: str) -> str | None:
+    """The gender a person noun or relation name tells (``son_in_law`` -> male), or None.
+
+    >>> noun_gender("daughter"), noun_gender("Son_In_Law"), noun_gender("sister_of"), noun_gender("teacher")
+    ('female', 'male', 'female', None)
+    """
+    w = word.lower().replace("_", "-").replace(" ", "-")
+    return GENDERED_NOUNS.get(w[:-3] if w.endswith("-of") else w)
+
+
 @dataclass(slots=True)
 class DocState:
-    """What earlier sentences of one document left for pronoun resolution."""
+    """What earlier sentences of one document left for pronoun resolution.
+
+    ``gender`` maps a mention id to the gender the text gave it so far: a gendered noun naming it
+    (``strong``) or a pronoun resolved to it.
+    """
 
     history: list[Mention] = field(default_factory=list)  # mentions of the earlier sentences, in order
     groups: int = 0  # coordination group ids handed out so far
+    gender: dict[str, str] = field(default_factory=dict)
+    strong: set[str] = field(default_factory=set)  # ids whose gender a noun gave (pronouns do not override)
+    evidence: dict[str, int] = field(default_factory=dict)  # id -> chunk index where its gender was first read
 
     def new_group(self) -> int:
         """A fresh coordination group id."""
         self.groups += 1
         return self.groups - 1
+
+    def learn_gender(self, mention: Mention, gender: str | None, strong: bool) -> None:
+        """Record that ``mention`` is ``gender`` (a noun's word overrides a pronoun's)."""
+        if gender is None or (mention.id in self.strong and not strong):
+            return
+        if strong or mention.id not in self.gender:
+            self.gender[mention.id] = gender
+            self.evidence.setdefault(mention.id, mention.sent)
+        if strong:
+            self.strong.add(mention.id)
+
+    def fits(self, mention: Mention, gender: str | None) -> bool:
+        """Whether ``mention`` may be referred to by a pronoun of ``gender``."""
+        return gender is None or self.gender.get(mention.id, gender) == gender
+
+    def is_person(self, mention: Mention) -> bool:
+        """A PERSON mention, or one the text gave a gender."""
+        return mention.is_person() or mention.id in self.gender
 
 
 class Referents:
@@ -162,8 +215,12 @@ class Referents:
         candidates = [m for m in candidates if m.id not in exclude]
         subjects = [m for m in candidates if m.subject and m.sent >= self.chunk.index - 1]
         if low in _PERSON_PRON:
-            return (self._latest(subjects, lambda m: m.is_person())
-                    or self._latest(candidates, lambda m: m.is_person()))
+            gender = PRONOUN_GENDER.get(low)
+            found = (self._latest(subjects, lambda m: self.state.is_person(m) and self.state.fits(m, gender))
+                     or self._latest(candidates, lambda m: self.state.is_person(m) and self.state.fits(m, gender)))
+            for m in found:
+                self.state.learn_gender(m, gender, strong=False)
+            return found
         if low in _THING_PRON:
             return (self._latest(subjects, lambda m: not m.is_person() and m.label not in NUMERIC_LABELS)
                     or self._latest(candidates, lambda m: m.is_named_thing()))
@@ -197,6 +254,7 @@ class Referents:
         own = (self.mentions.mention(self.doc[i]) for i in own_phrase)
         exclude |= {m.id for m in own if m is not None}
         want_person = tok.lower_ in _PERSON_PRON
+        gender = PRONOUN_GENDER.get(tok.lower_)
         node = tok
         for _ in range(3):  # own clause first, then the clauses above it
             verb = self.governor(node)
@@ -208,7 +266,10 @@ class Referents:
                 for m in (self.refer(s) if s.pos_ != "PRON" else self._antecedent(s, set())):
                     if m.id in exclude or m.label in NUMERIC_LABELS:
                         continue
-                    if want_person or not m.is_person():
+                    if want_person and self.state.fits(m, gender):
+                        self.state.learn_gender(m, gender, strong=False)
+                        return [m]
+                    if not want_person and not m.is_person():
                         return [m]
             node = verb
         return []

@@ -43,11 +43,11 @@ from typing import Any, Iterator, Sequence
 from kgllm.errors import InputError
 from kgllm.extract.base import ExtractionResult, SkippedDocument
 from kgllm.extract.chunk import chunk_document
-from kgllm.extract.coref import DocState, Referents
+from kgllm.extract.coref import DocState, Referents, noun_gender
 from kgllm.extract.mentions import Mention, SentenceMentions
 from kgllm.extract.patterns import SentencePatterns, relation_name
 from kgllm.progress import progress as track_progress
-from kgllm.types import Chunk, Document, Entity, Fact, Provenance
+from kgllm.types import Chunk, Document, Entity, Fact, Provenance, entity_id
 
 __all__ = ["RuleExtractor", "relation_name"]
 
@@ -62,6 +62,14 @@ class RuleExtractor:
     nlp : spacy.Language, optional
         Pipeline to use; default the shared one from :func:`kgllm.resources.get_nlp`,
         loaded on first use (construction does no heavy work).
+    genders : bool, optional
+        Also emit ``(person, gender, male|female)`` facts for the people the text genders: by a
+        gendered noun naming them ("his daughter Mira") or by the pronouns resolved to them (the
+        kinship rules read them; off by default).
+    kinship : bool, optional
+        Read family relations with :mod:`kgllm.extract.kinship` (the kinship schema's reader:
+        possessives, lists, "His name is ...", run-on sentences) instead of the general patterns'
+        kinship facts; other facts are read as usual. Off by default.
 
     Examples
     --------
@@ -74,11 +82,13 @@ class RuleExtractor:
 
     name = "rules"
 
-    def __init__(self, batch_size: int = 64, nlp: Any = None) -> None:
+    def __init__(self, batch_size: int = 64, nlp: Any = None, genders: bool = False, kinship: bool = False) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.batch_size = batch_size
         self._nlp = nlp
+        self.genders = genders
+        self.kinship = kinship
 
     @property
     def nlp(self) -> Any:
@@ -131,7 +141,10 @@ class RuleExtractor:
         entities: dict[str, Entity] = {}
         facts: dict[tuple[str, str], Fact] = {}
         for doc, chunks in track_progress(readable, "extracting", enabled=progress):
-            read = _read_document(doc.id, chunks, [next(parsed) for _ in chunks], self.name)
+            sdocs = [next(parsed) for _ in chunks]
+            read = _read_document(doc.id, chunks, sdocs, self.name, self.genders and not self.kinship)
+            if self.kinship and not isinstance(read, SkippedDocument):
+                read = _with_kinship(doc.id, chunks, sdocs, self.name, read, entities, self.genders)
             if isinstance(read, SkippedDocument):
                 result.skipped.append(read)
                 continue
@@ -142,6 +155,9 @@ class RuleExtractor:
                 key = (doc.id, fact.id)
                 if key not in facts or facts[key].confidence < fact.confidence:
                     facts[key] = fact
+        for fact in facts.values():
+            if fact.relation == "gender":  # the value of a gender fact is a node too
+                entities.setdefault(fact.object, Entity(fact.object, fact.object))
         result.entities = list(entities.values())
         result.facts = list(facts.values())
         return result
@@ -161,12 +177,13 @@ class RuleExtractor:
                     yield exc
 
 
-def _read_document(doc_id: str, chunks: list[Chunk], parsed: list[Any],
-                   extractor: str) -> tuple[list[Mention], list[Fact]] | SkippedDocument:
+def _read_document(doc_id: str, chunks: list[Chunk], parsed: list[Any], extractor: str,
+                   genders: bool = False) -> tuple[list[Mention], list[Fact]] | SkippedDocument:
     """Mentions and facts of one document's sentences, or why the document was skipped."""
     state = DocState()
     used: list[Mention] = []
     facts: list[Fact] = []
+    provs: list[Provenance] = []
     for chunk, sdoc in zip(chunks, parsed):
         try:
             if isinstance(sdoc, Exception):
@@ -176,11 +193,58 @@ def _read_document(doc_id: str, chunks: list[Chunk], parsed: list[Any],
         except Exception as exc:  # noqa: BLE001 - never fatal: the whole document is reported instead
             return SkippedDocument(doc_id, chunk.index, _describe(exc))
         prov = Provenance(doc_id, chunk.index, chunk.start, chunk.end, extractor, chunk.text)
+        provs.append(prov)
         used.extend(refs.local)
         for s, rel, o, conf in found:
             used.extend((s, o))
             facts.append(Fact(s.id, rel, o.id, conf, (prov,)))
+            gender = noun_gender(rel)
+            if gender is not None:
+                state.learn_gender(s if rel.lower().endswith("_of") else o, gender, strong=True)
         state.history.extend(refs.local)
+    if genders:
+        for eid, gender in state.gender.items():
+            facts.append(Fact(eid, "gender", gender, 0.6, (provs[min(state.evidence.get(eid, 0), len(provs) - 1)],)))
+    return used, facts
+
+
+def _with_kinship(doc_id: str, chunks: list[Chunk], sdocs: list[Any], extractor: str,
+                  read: tuple[list[Mention], list[Fact]], entities: dict[str, Entity],
+                  genders: bool) -> tuple[list[Mention], list[Fact]] | SkippedDocument:
+    """``read`` with its kinship facts replaced by those of :func:`kgllm.extract.kinship.read_kinship`."""
+    from kgllm.extract.kinship import read_kinship
+    from kgllm.reason.kinship import kin_term
+
+    try:
+        reading = read_kinship(sdocs, [c.index for c in chunks])
+    except Exception as exc:  # noqa: BLE001 - never fatal: the whole document is reported instead
+        return SkippedDocument(doc_id, -1, _describe(exc))
+    used, facts = read
+    by_index = {c.index: c for c in chunks}
+
+    def prov(index: int) -> Provenance:
+        c = by_index[index]
+        return Provenance(doc_id, c.index, c.start, c.end, extractor, c.text)
+
+    def person(name: str) -> str:
+        eid = entity_id(name)
+        if eid not in entities:
+            entities[eid] = Entity(eid, name, "PERSON")
+        return eid
+
+    people = {entity_id(n) for _, o, _, v in reading.facts for n in (o, v)}
+
+    def run_on(eid: str) -> bool:  # "michele joseph" read across a missing full stop, when the reader saw "michele"
+        words = eid.split()
+        return len(words) > 1 and eid not in people and any(w in people for w in words)
+
+    facts = [f for f in facts if kin_term(f.relation) is None and not run_on(f.subject) and not run_on(f.object)]
+    used = [m for m in used if not run_on(m.id)]
+    for index, owner, term, value in reading.facts:
+        facts.append(Fact(person(owner), term, person(value), 0.85, (prov(index),)))
+    if genders:
+        for name, gender in reading.gender.items():
+            facts.append(Fact(person(name), "gender", gender, 0.6, (prov(reading.evidence.get(name, 0)),)))
     return used, facts
 
 

@@ -28,7 +28,10 @@ Type
     names: ``birthDate`` -> a date, ``birthPlace`` -> a place) is checked against
     the spaCy entity label of the subject/object through :data:`TYPE_LABELS`.
     A known clash lowers the score by ``type_penalty``; an unknown type on
-    either side costs nothing.
+    either side costs nothing. With ``on_violation="report"`` or ``"drop"``
+    the chosen relation is checked again (:mod:`kgllm.extract.violations`):
+    each clash is recorded in ``last_violations``, and ``"drop"`` removes
+    the fact.
 Abstaining
     A fact whose best score is below ``threshold`` is dropped (the schema says
     what the graph may contain), or kept under its own name with
@@ -66,6 +69,7 @@ import numpy as np
 
 from kgllm.errors import InputError
 from kgllm.extract.base import ExtractionResult
+from kgllm.extract.violations import Violation, check_fact, check_on_violation
 from kgllm.schema import RelationSpec, Schema, relation_words
 from kgllm.types import Fact, GraphDelta
 
@@ -144,10 +148,15 @@ class RelationTyper:
         Subtracted from the score for each known domain/range clash.
     embedder : Embedder, optional
         Default the shared MiniLM one.
+    on_violation : {"penalize", "report", "drop"}, optional
+        What a typed fact whose subject/object type clashes with its relation's domain/range gets beyond the
+        score penalty: nothing (``"penalize"``), a :class:`~kgllm.extract.violations.Violation` in
+        :attr:`last_violations` (``"report"``), or that and removal (``"drop"``).
     """
 
     def __init__(self, schema: Schema, threshold: float = 0.4, keep_unmatched: bool = False,
-                 sentence_weight: float = 0.0, type_penalty: float = 0.2, embedder: Any = None) -> None:
+                 sentence_weight: float = 0.0, type_penalty: float = 0.2, embedder: Any = None,
+                 on_violation: str = "penalize") -> None:
         if not isinstance(schema, Schema) or not len(schema):
             raise InputError("relation typing needs a Schema with at least one relation")
         if not 0.0 <= sentence_weight <= 1.0:
@@ -157,6 +166,9 @@ class RelationTyper:
         self.keep_unmatched = keep_unmatched
         self.sentence_weight = sentence_weight
         self.type_penalty = type_penalty
+        self.on_violation = check_on_violation(on_violation)
+        #: The violations the last :meth:`type_delta` call found (empty under ``"penalize"``).
+        self.last_violations: list[Violation] = []
         if embedder is None:
             from kgllm.resources import get_embedder
 
@@ -168,6 +180,7 @@ class RelationTyper:
         self._heads = [s.words.split()[-1] if s.words else "" for s in specs]
         self._domain = [type_labels(s.domain) for s in specs]
         self._range = [type_labels(_range_of(s)) for s in specs]
+        self._types = {s.name: (s.domain, _range_of(s)) for s in specs}
 
     def scores(self, phrase: str, subject_label: str = "", object_label: str = "",
                sentence: str = "") -> tuple[np.ndarray, np.ndarray]:
@@ -208,11 +221,17 @@ class RelationTyper:
         """``delta`` with every fact's relation mapped onto the schema (abstained facts dropped or kept).
 
         Entities and merges are kept; facts that become one triple are joined (highest confidence,
-        provenance of both). An :class:`~kgllm.extract.base.ExtractionResult` keeps its ``skipped``.
+        provenance of both). An :class:`~kgllm.extract.base.ExtractionResult` keeps its ``skipped``. A fact the
+        language model already typed (its extractor's name starts with ``lm``, its relation is in the schema)
+        is kept as it is.
         """
         labels = {e.id: e.type for e in delta.entities}
         typed: list[Fact] = []
+        self.last_violations = []
         for fact in delta.facts:
+            if fact.relation in self.schema and fact.provenance and fact.provenance[0].extractor.startswith("lm"):
+                self._keep(fact, labels, typed)
+                continue
             sentence = fact.provenance[0].sentence if fact.provenance and self.sentence_weight else ""
             chosen = self.choose(fact.relation, labels.get(fact.subject, ""), labels.get(fact.object, ""), sentence)
             if chosen is None:
@@ -221,8 +240,20 @@ class RelationTyper:
                 continue
             name, swap = chosen
             s, o = (fact.object, fact.subject) if swap else (fact.subject, fact.object)
-            typed.append(replace(fact, subject=s, relation=name, object=o))
+            self._keep(replace(fact, subject=s, relation=name, object=o), labels, typed)
         return retype_facts(delta, typed)
+
+    def _keep(self, fact: Fact, labels: dict[str, str], typed: list[Fact]) -> None:
+        """Append ``fact`` to ``typed`` unless ``on_violation="drop"`` and it violates its domain/range."""
+        if self.on_violation != "penalize":
+            domain, range_ = self._types[fact.relation]
+            reasons = check_fact(fact, labels, domain, range_, type_labels)
+            if reasons:
+                drop = self.on_violation == "drop"
+                self.last_violations.append(Violation(fact, "; ".join(reasons), dropped=drop))
+                if drop:
+                    return
+        typed.append(fact)
 
 
 def retype_facts(delta: GraphDelta, facts: list[Fact]) -> GraphDelta:

@@ -64,9 +64,9 @@ def text(draw) -> str:
     return "".join(s + g for s, g in zip(sentences, gaps))
 
 
-@pytest.fixture(scope="module")
-def extractor() -> RuleExtractor:
-    return RuleExtractor()
+@pytest.fixture(scope="module", params=[False, True], ids=["general", "kinship"])
+def extractor(request) -> RuleExtractor:
+    return RuleExtractor(kinship=request.param, genders=request.param)
 
 
 def check_well_formed(docs: list[Document], result) -> None:
@@ -79,7 +79,7 @@ def check_well_formed(docs: list[Document], result) -> None:
         assert (s.sentence, s.reason) == (-1, "empty text") and not texts[s.doc_id].strip()
     for f in result.facts:
         assert f.subject in entity_ids and f.object in entity_ids and f.subject != f.object
-        assert re.fullmatch(r"[0-9a-z]+(_[0-9a-z]+)*", f.relation), f.relation
+        assert re.fullmatch(r"[0-9a-z]+([_-][0-9a-z]+)*", f.relation), f.relation
         assert 0 < f.confidence <= 1
         (p,) = f.provenance
         assert p.doc_id in texts and p.doc_id not in skipped and p.extractor == "rules"

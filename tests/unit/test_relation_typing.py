@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kgllm.cli import app
-from kgllm.errors import InputError
+from kgllm.errors import ConfigError, InputError
 from kgllm.eval.extraction import evaluate_extraction
 from kgllm.extract.base import ExtractionResult, SkippedDocument
 from kgllm.extract.typing import RelationTyper, is_agent_noun_of
@@ -176,3 +176,81 @@ def test_knowledge_graph_canonicalize_is_opt_in():
     plain = KnowledgeGraph(extractor=TwoSpellings(), resolver=None)
     plain.ingest(text)
     assert sorted({f.relation for f in plain.store.facts()}) == ["locate_in", "located_in"]
+
+
+def test_facts_the_model_already_typed_are_kept_as_they_are() -> None:
+    from kgllm.extract.typing import RelationTyper
+    from kgllm.schema import Schema
+    from kgllm.types import Fact, GraphDelta, Provenance
+
+    typer = RelationTyper(Schema.from_names(["capital", "isPartOf"]))
+    lm_fact = Fact("norway", "capital", "oslo", 0.6, (Provenance("d", 0, extractor="lm"),))
+    rule_fact = Fact("oslo", "capital_of", "norway", 1.0, (Provenance("d", 0, extractor="rules"),))
+    out = typer.type_delta(GraphDelta(facts=[lm_fact, rule_fact]))
+    assert [(f.subject, f.relation, f.object) for f in out.facts] == [("norway", "capital", "oslo")]
+    assert len(out.facts[0].provenance) == 2      # the rule's fact, typed, is the same triple: joined
+
+
+# ------------------------------------------------------------------ schema violations (on_violation)
+BIRTH = Schema((RelationSpec("birthPlace", domain="Person", range="Place"),
+                RelationSpec("capital", domain="Place", range="Place")))
+
+
+def violation_delta() -> GraphDelta:
+    def prov(k: int, sentence: str) -> tuple[Provenance, ...]:
+        return (Provenance("d", k, extractor="test", sentence=sentence),)
+
+    return GraphDelta(
+        [Entity("oda", "Oda Lind", "PERSON"), Entity("1990", "1990", "DATE"), Entity("vik", "Vik", "GPE"),
+         Entity("probe", "Probe Nine", "Spacecraft"), Entity("brel", "Brel", "")],
+        [Fact("oda", "born_in", "1990", 0.9, prov(0, "Oda Lind was born in 1990.")),
+         Fact("oda", "born_in", "vik", 0.9, prov(1, "Oda Lind was born in Vik.")),
+         Fact("probe", "born_in", "brel", 0.9, prov(2, "Probe Nine was born in Brel.")),  # unknown types
+         Fact("vik", "capital_of", "1990", 0.9, prov(3, "Vik is the capital of 1990."))])
+
+
+@pytest.mark.parametrize("mode", ["penalize", "report", "drop"])
+def test_on_violation_penalizes_reports_or_drops(mode):
+    typer = RelationTyper(BIRTH, threshold=0.0, on_violation=mode)
+    typed = sorted(f.as_line() for f in typer.type_delta(violation_delta()).facts)
+    bad = ["1990 --capital--> vik", "oda --birthPlace--> 1990"]  # capital_of swapped before the check
+    good = ["oda --birthPlace--> vik", "probe --birthPlace--> brel"]
+    assert typed == sorted(good if mode == "drop" else good + bad)
+    found = sorted((v.fact.as_line(), v.reason, v.dropped, v.sentence) for v in typer.last_violations)
+    if mode == "penalize":
+        assert found == []
+    else:
+        assert found == [("1990 --capital--> vik", "domain Place vs DATE", mode == "drop",
+                          "Vik is the capital of 1990."),
+                         ("oda --birthPlace--> 1990", "range Place vs DATE", mode == "drop",
+                          "Oda Lind was born in 1990.")]
+
+
+def test_on_violation_checks_facts_the_language_model_typed_and_resets_per_call():
+    prov = (Provenance("d", 0, extractor="lm", sentence="Oda Lind was born in 1990."),)
+    delta = GraphDelta([Entity("oda", "Oda Lind", "PERSON"), Entity("1990", "1990", "DATE")],
+                       [Fact("oda", "birthPlace", "1990", 0.9, prov)])
+    typer = RelationTyper(BIRTH, on_violation="drop")
+    assert typer.type_delta(delta).facts == [] and len(typer.last_violations) == 1
+    typer.type_delta(GraphDelta())
+    assert typer.last_violations == []
+
+
+def test_knowledge_graph_reports_violations_in_the_ingest_report():
+    class Fake:
+        def extract(self, docs, progress=False):
+            return violation_delta()
+
+    kg = KnowledgeGraph(extractor=Fake(), resolver=None, schema=BIRTH, on_violation="report")
+    kg._typer = RelationTyper(BIRTH, threshold=0.0, on_violation="report")
+    report = kg.ingest("Some text.")
+    assert report.violations == 2 and report.facts_added == 4
+    assert sorted(v.reason for v in report.violation_examples) == ["domain Place vs DATE", "range Place vs DATE"]
+    assert KnowledgeGraph(extractor=Fake(), resolver=None).ingest("Some text.").violations == 0
+
+
+def test_bad_on_violation_is_a_config_error():
+    with pytest.raises(ConfigError, match="on_violation must be one of penalize, report, drop; got 'warn'"):
+        RelationTyper(PEOPLE, on_violation="warn")
+    with pytest.raises(ConfigError, match="got 'warn'"):
+        KnowledgeGraph(on_violation="warn")
