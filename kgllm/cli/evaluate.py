@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import typer
 
+from kgllm.cli import evaluate_textqa
 from kgllm.cli.common import (JsonOpt, LimitOpt, LlmKeyOpt, LlmNameOpt, LlmUrlOpt, ModelOpt, PasswordOpt, StoreSpec,
                               UriOpt, UserOpt, command, err, new_app, open_llm, open_store, report, run)
 
@@ -20,6 +21,7 @@ def register(app: typer.Typer) -> None:
     command(eval_app, "extraction")(eval_extraction)
     command(eval_app, "kgqa")(eval_kgqa)
     command(eval_app, "textgraph")(eval_textgraph)
+    evaluate_textqa.register(eval_app)
     app.add_typer(eval_app, name="eval")
 
 
@@ -31,17 +33,47 @@ def eval_extraction(
                                                               "\"relations\"."),
     canonicalize: bool = typer.Option(False, "--canonicalize", help="Join near-identical relation spellings in "
                                       "the items scored without \"relations\" (the file read as one ingest)."),
+    mode: str = typer.Option("rules", "--mode", metavar="MODE",
+                             help="Extractor: 'rules' (spaCy patterns), 'lm' (the language model under constrained "
+                                  "decoding) or 'hybrid' (both)."),
+    task: str = typer.Option("generate", "--task", metavar="TASK",
+                             help="What the model does in lm/hybrid mode: 'generate' (writes the facts), 'verify' "
+                                  "(chooses a relation, or none, for each of the rules' candidates) or 'both' "
+                                  "(hybrid only)."),
+    demos: Optional[Path] = typer.Option(None, "--demos", metavar="FILE",
+                                         help="Solved examples (extraction JSONL); the most similar go into each "
+                                              "prompt (an item's own text is never shown to it)."),
+    k_demos: int = typer.Option(1, "--k-demos", metavar="N", help="Demonstrations per prompt."),
+    union: bool = typer.Option(False, "--union", help="Hybrid: keep all of the model's facts (default: only for "
+                                                   "sentences where the rules found none)."),
+    model: Optional[Path] = ModelOpt,
+    llm_url: Optional[str] = LlmUrlOpt, llm_name: str = LlmNameOpt, llm_key: Optional[str] = LlmKeyOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Score the rule extractor against gold triples: strict and relaxed micro precision, recall and F1.
+    """Score an extractor against gold triples: strict and relaxed micro precision, recall and F1.
 
     Items with a "relations" field (the allowed relation names) have their facts typed onto those relations first,
-    unless --no-schema is given.
+    unless --no-schema is given; in lm and hybrid mode the model is constrained to them.
     """
     from kgllm.eval.extraction import evaluate_extraction
+    from kgllm.extract.lm import MODES, make_extractor
 
-    result = run(lambda: evaluate_extraction(file, limit=limit, progress=err.is_terminal, use_schema=not no_schema,
-                                             canonicalize=canonicalize))
+    if mode not in MODES:
+        raise typer.BadParameter(f"expected one of {', '.join(MODES)}, got {mode!r}", param_hint="--mode")
+    if task not in ("generate", "verify", "both"):
+        raise typer.BadParameter(f"expected generate, verify or both, got {task!r}", param_hint="--task")
+
+    def go() -> dict[str, Any]:
+        from kgllm.extract.demos import DemoBank
+
+        bank = DemoBank.from_file(demos) if demos is not None else None
+        with open_llm(mode == "rules", model, llm_url, llm_name, llm_key, progress=err.is_terminal) as llm:
+            chosen = {} if mode == "rules" else {"extractor": make_extractor(
+                mode, llm=llm, task=task, demos=bank, k_demos=k_demos, fallback=not union)}
+            return evaluate_extraction(file, limit=limit, progress=err.is_terminal, use_schema=not no_schema,
+                                       canonicalize=canonicalize, **chosen)
+
+    result = run(go)
     report(f"extraction: {file.name}", result, as_json)
 
 
@@ -59,6 +91,9 @@ def eval_kgqa(
                                   "(implied by --llm-url or --model), and report answer_hits@1."),
     model: Optional[Path] = ModelOpt,
     llm_url: Optional[str] = LlmUrlOpt, llm_name: str = LlmNameOpt, llm_key: Optional[str] = LlmKeyOpt,
+    baseline: Optional[str] = typer.Option(None, "--baseline", metavar="NAME",
+                                           help="Also measure a baseline in the same run: 'path-embedding' (the "
+                                                "1-3 hop relation path closest to the question by MiniLM)."),
 ) -> None:
     """Measure Hits@1 and gold-path recall of graph retrieval over a TSV knowledge base.
 
@@ -74,7 +109,8 @@ def eval_kgqa(
                 target = stack.enter_context(open_store(StoreSpec(None, store, uri, user, password)))
             llm = stack.enter_context(open_llm(not (with_llm or llm_url or model), model, llm_url, llm_name,
                                                llm_key, progress=err.is_terminal))
-            return evaluate_kgqa(kb, questions, limit=limit, progress=err.is_terminal, store=target, llm=llm)
+            return evaluate_kgqa(kb, questions, limit=limit, progress=err.is_terminal, store=target, llm=llm,
+                                 baseline=baseline)
 
     result = run(go)
     report(f"kgqa: {questions.name}", result, as_json)
@@ -91,7 +127,10 @@ def eval_textgraph(
 ) -> None:
     """Build a graph per story, answer its question, and score the answers' accuracy and the extraction.
 
-    The LM prompts of all stories run through the engine (or the --llm-url server) in one batch.
+    Family stories are read with the kinship reader and answered by the kinship rules (graphs/rules/kinship.rules):
+    accuracy is reported overall and by hop count (2-4, 5-10); "extraction" scores the graph's kinship triples and
+    "proof" the kinship facts of each answer's derivation against the gold triples. Questions the rules cannot
+    answer go to the LM; its prompts run through the engine (or the --llm-url server) in one batch.
     """
     from kgllm.eval.textgraph import evaluate_textgraph
 

@@ -38,30 +38,57 @@ def build(
                                                "onto the closest one, or dropped when none fits."),
     canonicalize: bool = typer.Option(False, "--canonicalize", help="Without --schema: join near-identical "
                                       "spellings of one relation (e.g. locate_in and located_in)."),
+    extractor: str = typer.Option("rules", "--extractor", metavar="MODE", help="'rules' (spaCy patterns), 'lm' "
+                                  "(the local model under constrained decoding) or 'hybrid' (both)."),
+    on_violation: str = typer.Option("penalize", "--on-violation", metavar="MODE", help="With --schema, a fact "
+                                     "whose subject/object type clashes with its relation's domain/range: "
+                                     "'penalize' (only scored lower), 'report' (kept and listed) or 'drop' "
+                                     "(removed and listed)."),
     store: str = StoreOpt, uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
 ) -> None:
-    """Extract facts from SOURCES and add them to the graph; facts already there are kept."""
+    """Extract facts from SOURCES and add them to the graph; facts of other documents are kept.
+
+    Every document is recorded in the graph's ledger with its content hash: a document already there unchanged is
+    not extracted again, and a changed one has its previous facts replaced (see kgllm docs list).
+    """
+    from kgllm.extract.violations import ON_VIOLATION
     from kgllm.graph import KnowledgeGraph
     from kgllm.schema import Schema
 
+    if on_violation not in ON_VIOLATION:    # a usage error (exit 2) before anything opens
+        raise typer.BadParameter(f"expected one of {', '.join(ON_VIOLATION)}, got {on_violation!r}",
+                                 param_hint="--on-violation")
     spec = StoreSpec(graph, store, uri, user, password)
 
     def go() -> None:
+        from kgllm.extract.lm import make_extractor
+
         allowed = Schema.from_file(schema) if schema is not None else None   # a bad file fails before the store opens
-        with open_store(spec, create=True) as target:
-            kg = KnowledgeGraph(target, schema=allowed, canonicalize=canonicalize,
-                                **({"resolver": None} if no_resolve else {}))
+        reader = make_extractor(extractor, schema=allowed)                   # so does a bad --extractor
+        # The same writer lock as `kgllm jobs run`: a build and a job never write one store at once (wait up to
+        # a minute, then refuse naming the holder).
+        with open_store(spec, create=True) as target, target.lock("writer", 60.0):
+            kg = KnowledgeGraph(target, extractor=reader, schema=allowed, on_violation=on_violation,
+                                canonicalize=canonicalize, **({"resolver": None} if no_resolve else {}))
             start = time.perf_counter()
             report = kg.ingest_files(sources, text_field=text_field, progress=err.is_terminal)
             save_if_file(target, spec)
         err.print(
             f"built {spec.where}: {report.documents} documents, {report.extracted} facts extracted, "
             f"{report.facts_added} new facts, {report.entities_added} new entities, "
-            f"{report.merges_applied} merges in {time.perf_counter() - start:.1f}s",
+            f"{report.merges_applied} merges in {time.perf_counter() - start:.1f}s; "
+            f"{report.unchanged} documents unchanged (not extracted again), {report.replaced} changed "
+            "(their previous facts replaced)",
             highlight=False, markup=False,
         )
         for skipped in report.skipped:
             err.print(f"skipped: {skipped}", highlight=False, markup=False)
+        if report.violations:
+            err.print(f"{report.violations} facts violate the schema's domain/range ("
+                      + ("dropped" if on_violation == "drop" else "kept") + "):", highlight=False, markup=False)
+            for v in report.violation_examples[:5]:
+                err.print(f"  {v.fact.as_line()}: {v.reason}" + (f' in "{v.sentence}"' if v.sentence else ""),
+                          highlight=False, markup=False)
 
     run(go)
 
@@ -76,19 +103,24 @@ def ask(
                                    help="Print the answer when it is complete, not token by token."),
     as_json: bool = JsonOpt,
     store: str = StoreOpt, uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
+    rules: List[str] = typer.Option([], "--rules", help="Rule file to derive relations the graph lacks: a name "
+                                    "shipped in graphs/rules/ (kinship) or a path; repeatable."),
 ) -> None:
     """Answer QUESTION from the graph and print the facts and source sentences it rests on.
 
-    The model's answer streams token by token; when its words name no answer the graph supports, the graph's
-    best-supported answer is printed after it.
+    The answer is printed once it has been checked against the graph: the model picks among the graph's
+    candidates (or its words are kept only when every name, number and date in them is in the cited facts), so
+    no printed line is withdrawn later. Model loading is announced on stderr.
     """
     from kgllm.graph import KnowledgeGraph
-    from kgllm.reason.reasoner import Reasoner
+    from kgllm.reason.reasoner import Reasoner, ReasonerConfig
 
     def go() -> None:
         with open_store(StoreSpec(graph, store, uri, user, password)) as source, \
                 open_llm(no_llm, model, llm_url, llm_name, llm_key) as llm:
-            reasoner = Reasoner(KnowledgeGraph(source), llm=llm)
+            reasoner = Reasoner(KnowledgeGraph(source), llm=llm, config=ReasonerConfig(rules=tuple(rules)))
+            err.print("loading models (sentence embedder" + (", language model" if llm is not None else "")
+                      + ")...", highlight=False, markup=False)
             streamed: list[str] = []
 
             def show(piece: str) -> None:
@@ -107,6 +139,7 @@ def ask(
                 "question": answer.question,
                 "answer": answer.text,
                 "supported": answer.supported,
+                "confidence": round(answer.confidence, 4),
                 "generated": answer.generated,
                 "entities": [{"id": e, "name": name(e)} for e in answer.entities[:5]],
                 "facts": [{"id": f.id, "subject": name(f.subject), "relation": f.relation, "object": name(f.object),
@@ -116,9 +149,6 @@ def ask(
             return
         if streamed:
             out.print()
-            if " ".join("".join(streamed).split()) != answer.text:
-                out.print(f"[bold]Graph answer:[/bold] {escape(answer.text)} (the model's words name no answer "
-                          "the graph supports)", highlight=False)
         else:
             out.print(f"[bold]Q:[/bold] {escape(answer.question)}", highlight=False)
             out.print(f"[bold]A:[/bold] {escape(answer.text)}", highlight=False)

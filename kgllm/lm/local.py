@@ -110,6 +110,43 @@ class LocalLM:
                 texts[i] = out.text.strip()
         return texts
 
+    def choose(self, conversations: Sequence[Sequence[Message]], options: Sequence[Sequence[str]]) -> list[int]:
+        """For each conversation, the index of the option the model writes, decoding constrained to the options.
+
+        The engine's allowed-token trie (:class:`~kgllm.engine.sampler.AllowedTokensProcessor`) lets the model
+        write only one of the conversation's options, token by token; all conversations run in one batch.
+
+        Parameters
+        ----------
+        conversations : sequence of conversations
+            One chat per question.
+        options : sequence of sequences of str
+            The texts each conversation may answer with (at least one each).
+
+        Returns
+        -------
+        list of int
+            Index into each conversation's options (0 when the output matched none, e.g. cut short).
+        """
+        from kgllm.engine.params import SamplingParams
+        from kgllm.engine.sampler import AllowedTokensProcessor
+
+        if len(options) != len(conversations):
+            raise ConfigError(f"{len(conversations)} conversations but {len(options)} option lists")
+        if any(not opts for opts in options):
+            raise ConfigError("every conversation needs at least one option to choose from")
+        engine = self.engine
+        encoded = [[engine.encode(o) for o in opts] for opts in options]
+        params = [SamplingParams(max_tokens=max(len(t) for t in enc) + 1,
+                                 logits_processors=(AllowedTokensProcessor(enc, engine.eos_token_id),))
+                  for enc in encoded]
+        out = [0] * len(conversations)
+        prompts = [self._prompt(c) for c in conversations]
+        for i, result in engine.as_completed(prompts, params):
+            ids = [t for t in result.token_ids if t != engine.eos_token_id]
+            out[i] = next((k for k, enc in enumerate(encoded[i]) if enc == ids), 0)
+        return out
+
     def stream_chat(self, conversation: Sequence[Message], max_new_tokens: int = 48) -> Iterator[str]:
         """Text pieces of one greedy chat completion as the engine generates them."""
         from kgllm.engine.params import SamplingParams

@@ -24,11 +24,15 @@ True
 
 from __future__ import annotations
 
-from typing import Iterable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from kgllm.types import Fact
 
-__all__ = ["KIN", "compose", "gender_of", "is_kin"]
+if TYPE_CHECKING:
+    from kgllm.reason.rules import Inference, RuleSet
+
+__all__ = ["KIN", "KIN_TERMS", "compose", "gender_of", "is_kin", "kin_facts", "genders", "kinship_answer"]
 
 # word -> (steps from the person outwards, gender of the relative it names)
 KIN: dict[str, tuple[str, str | None]] = {
@@ -145,3 +149,107 @@ def compose(path: Iterable[tuple[str, bool]], target_gender: str | None) -> str 
         return None
     male, female = _NAMES[steps]
     return male if target_gender == "male" else female
+
+
+#: The kinship terms of the schema, as written in answers and in ``graphs/rules/kinship.rules``.
+KIN_TERMS: tuple[str, ...] = tuple(dict.fromkeys(
+    w.replace(" in law", "-in-law").replace("great ", "great-") for w, (_, g) in KIN.items()
+    if g is not None and w not in ("dad", "mom")))
+_ALIAS = {"dad": "father", "mom": "mother", "mum": "mother", "daddy": "father", "mommy": "mother",
+          "grandpa": "grandfather", "grandma": "grandmother", "granny": "grandmother", "papa": "father",
+          "mama": "mother", "hubby": "husband", "grand daughter": "granddaughter", "grand son": "grandson"}
+
+
+def kin_term(relation: str) -> tuple[str, bool] | None:
+    """``(schema term, reversed)`` of a relation name, or None: ``sister_of`` is ``sister`` read backwards.
+
+    >>> kin_term("son_in_law"), kin_term("Mom"), kin_term("aunt_of"), kin_term("visit")
+    (('son-in-law', False), ('mother', False), ('aunt', True), None)
+    """
+    word = " ".join(relation.lower().replace("_", " ").replace("-", " ").split())
+    backwards = word.endswith(" of")
+    word = word[:-3] if backwards else word
+    word = _ALIAS.get(word, word)
+    if word not in KIN or word in ("dad", "mom"):
+        return None
+    return word.replace(" in law", "-in-law").replace("great ", "great-"), backwards
+
+
+def kin_facts(facts: Iterable[Fact]) -> list[Fact]:
+    """The kinship facts of ``facts``, named with the schema's terms and read "object is the term of subject".
+
+    >>> [f.as_line() for f in kin_facts([Fact("ann", "sister_of", "bo"), Fact("bo", "dad", "cy"),
+    ...                                  Fact("bo", "visit", "cy")])]
+    ['bo --sister--> ann', 'bo --father--> cy']
+    """
+    out: dict[tuple[str, str, str], Fact] = {}
+    for f in facts:
+        kin = kin_term(f.relation)
+        if kin is None or f.subject == f.object:
+            continue
+        s, o = (f.object, f.subject) if kin[1] else (f.subject, f.object)
+        key = (s, kin[0], o)
+        if key not in out or out[key].confidence < f.confidence:
+            out[key] = Fact(s, kin[0], o, f.confidence, f.provenance)
+    return list(out.values())
+
+
+def genders(facts: Iterable[Fact], hints: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each person's gender: what the kinship words naming them say (a majority), else ``hints``.
+
+    ``hints`` (e.g. from the pronouns a text uses for a person) only fill in people the kinship
+    words leave open or split evenly.
+
+    >>> genders([Fact("a", "son", "b"), Fact("c", "brother", "b"), Fact("b", "mother", "d")], {"a": "female"})
+    {'b': 'male', 'd': 'female', 'a': 'female'}
+    """
+    votes: dict[str, dict[str, int]] = {}
+    for f in kin_facts(facts):
+        g = KIN[f.relation.replace("-in-law", " in law").replace("great-", "great ")][1]
+        if g is not None:
+            v = votes.setdefault(f.object, {})
+            v[g] = v.get(g, 0) + 1
+    out: dict[str, str] = {}
+    for person, v in votes.items():
+        ranked = sorted(v.items(), key=lambda kv: -kv[1])
+        if len(ranked) == 1 or ranked[0][1] > ranked[1][1]:
+            out[person] = ranked[0][0]
+    for person, g in (hints or {}).items():
+        if person not in out and g in ("male", "female"):
+            out[person] = g
+    return out
+
+
+@lru_cache(maxsize=4)
+def _rules(path: str) -> "RuleSet":
+    from kgllm.reason.rules import RuleSet
+
+    return RuleSet.load(path)
+
+
+def kinship_answer(facts: Iterable[Fact], source: str, target: str, hints: Mapping[str, str] | None = None,
+                   rules: "RuleSet | str" = "kinship") -> tuple[Fact, "Inference"] | None:
+    """The kinship fact ``(source, term, target)`` -- "target is the term of source" -- the rules derive.
+
+    ``facts``: the graph's facts (kinship ones are used); ``hints``: genders known otherwise;
+    ``rules``: a :class:`~kgllm.reason.rules.RuleSet` or a rule file (default the built-in
+    ``graphs/rules/kinship.rules``). Among several terms the one with the fewest supporting facts
+    wins. None when the rules derive no kinship term between the two.
+
+    >>> fact, why = kinship_answer([Fact("rik", "daughter", "mona"), Fact("ilse", "husband", "rik")],
+    ...                            "ilse", "mona")
+    >>> fact.as_line(), [f.as_line() for f in why.support(fact)]
+    ('ilse --daughter--> mona', ['ilse --husband--> rik', 'rik --daughter--> mona', 'mona --gender--> female'])
+    """
+    ruleset = _rules(rules) if isinstance(rules, str) else rules
+    kin = kin_facts(facts)
+    sexes = genders(kin, hints)
+    given = kin + [Fact(p, "gender", g) for p, g in sorted(sexes.items())]
+    inference = ruleset.infer(given)
+    terms = set(KIN_TERMS)
+    found = [f for f in inference.facts if f.subject == source and f.object == target and f.relation in terms]
+    if not found:
+        return None
+    order = {id(f): i for i, f in enumerate(inference.facts)}
+    best = min(found, key=lambda f: (len(inference.support(f)), order[id(f)]))
+    return best, inference

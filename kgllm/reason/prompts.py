@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kgllm.lm import Message
 
-__all__ = ["SYSTEM", "answer_prompt"]
+__all__ = ["SYSTEM", "CHOICE_SYSTEM", "answer_prompt", "choice_prompt"]
 
 SYSTEM = (
     "You answer questions using only the numbered facts given. Each fact reads "
@@ -22,4 +22,23 @@ def answer_prompt(question: str, context: str) -> list[Message]:
     return [
         {"role": "system", "content": SYSTEM},
         {"role": "user", "content": f"Facts:\n{context}\n\nQuestion: {question}"},
+    ]
+
+
+CHOICE_SYSTEM = (
+    "You answer questions using only the numbered facts given. Each fact reads "
+    "'subject --relation--> object'. Reply with exactly one of the candidate answers."
+)
+
+
+def choice_prompt(question: str, context: str, options: list[str]) -> list[Message]:
+    """Chat messages asking the model to pick one of ``options`` (decoding is constrained to them).
+
+    >>> choice_prompt("Where was Ada born?", "[1] ada --born_in--> oslo", ["Oslo", "Bergen"])[1]["content"][-32:]
+    'Candidates: Oslo; Bergen\\nAnswer:'
+    """
+    return [
+        {"role": "system", "content": CHOICE_SYSTEM},
+        {"role": "user", "content": f"Facts:\n{context}\n\nQuestion: {question}\n"
+                                    f"Candidates: {'; '.join(options)}\nAnswer:"},
     ]

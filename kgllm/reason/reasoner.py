@@ -2,8 +2,12 @@
 
 The graph proposes, the language model chooses and words: retrieval ranks
 candidate answer entities by the relation paths that reach them; the LM reads
-the numbered facts and answers; its answer is accepted only when it names one
-of the top candidates, otherwise the best-supported candidate is returned. Every
+the numbered facts and picks one of the top candidates by constrained decoding
+(or, with an LM that cannot, writes an answer that is accepted only when it names
+one of them and claims nothing the cited facts do not hold, see
+:mod:`kgllm.reason.faithful`); otherwise the best-supported candidate is returned.
+``confidence`` is the softmax share of the relation paths reaching the answer
+(:func:`path_confidence`). Every
 answer carries the facts of the path that supports it and their source
 sentences, entities shown by their names as written; the model's own completion
 is kept apart (:attr:`~kgllm.types.Answer.generated`). When no entity of the
@@ -32,22 +36,26 @@ False
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from kgllm.errors import ConfigError, InputError
-from kgllm.lm import Generator, StreamingGenerator, resolve_llm
+from kgllm.lm import Generator, resolve_llm
 from kgllm.progress import progress as track_progress
-from kgllm.reason.prompts import answer_prompt
-from kgllm.reason.relations import RelationPlan, finish_relation_plans, relation_plan
+from kgllm.reason.closed import closed_answer
+from kgllm.reason.faithful import unsupported_claims
+from kgllm.reason.prompts import answer_prompt, choice_prompt
+from kgllm.reason.relations import RelationPlan, derived_answer, finish_relation_plans, related_pair, relation_plan
+from kgllm.reason.rules import RuleSet
 from kgllm.retrieve.context import build_context
 from kgllm.retrieve.rank import rank_answers
 from kgllm.retrieve.subgraph import Retriever
 from kgllm.stores.base import GraphStore
 from kgllm.types import NOT_SUPPORTED, Answer, Entity, Path, Subgraph, entity_id, unique_sources
 
-__all__ = ["Reasoner", "ReasonerConfig", "RelationPlan", "finish_relation_plans", "NOT_SUPPORTED"]
+__all__ = ["Reasoner", "ReasonerConfig", "RelationPlan", "finish_relation_plans", "NOT_SUPPORTED", "path_confidence"]
 
 _FACT_NUMBER = re.compile(r"\[\d+\]\s*")
 
@@ -57,21 +65,44 @@ class ReasonerConfig:
     """Knobs of the reasoner.
 
     ``llm_choices``: how many top graph candidates the LM may choose among (2: the LM can fix the
-    retriever going one hop too far or stopping one hop short). Measured
+    retriever going one hop too far or stopping one hop short).
+    ``llm_choice_below``: the runners-up are offered only when the graph's best candidate has a confidence
+    under this (default 0.5; 1.0 offers them unless one path holds all the weight). Measured (before that rule and the constrained choice)
     trade-off: on the first 100 PQ-2H dev questions the bundled 135M model's picks score 0.90
     Hits@1 against 0.96 for the graph's own; set 1 to let the graph pick and the LM only word
     the answer, and measure any choice with ``kgllm eval kgqa --llm``.
     ``context_tokens``: token budget of the facts block in the prompt.
+    ``temperature``: of the softmax over the scores of the distinct relation paths that gives an answer's
+    ``confidence`` (the share of that mass on paths reaching the chosen answer).
+    ``min_confidence``: answers less confident than this are marked unsupported (their text says so).
+    ``constrained``: with an LM that can choose (``choose(conversations, options)``, as
+    :class:`~kgllm.lm.LocalLM`), the model picks one of the top candidates' names by constrained decoding
+    instead of writing free text; free text is checked against the evidence either way
+    (:mod:`kgllm.reason.faithful`).
+    ``rules``: rule files (:mod:`kgllm.reason.rules`; a bare name such as ``"kinship"`` is a file shipped in
+    ``graphs/rules/``, anything else a path) applied when a question asks a relation the retrieved paths
+    lack, or the graph finds no answer: the answer is a derived fact, citing the facts it rests on.
+    "How is A related to B?" tries them first on a family path. Default none: answers are the graph's own.
     """
 
     llm_choices: int = 2
+    llm_choice_below: float = 0.5
     context_tokens: int = 600
     max_new_tokens: int = 40
+    temperature: float = 0.1
+    min_confidence: float = 0.0
+    constrained: bool = True
+    rules: Sequence[str] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         for name in ("llm_choices", "context_tokens", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"ReasonerConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not self.temperature > 0:
+            raise ConfigError(f"ReasonerConfig.temperature must be > 0, got {self.temperature}")
+        for name in ("min_confidence", "llm_choice_below"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"ReasonerConfig.{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 class Reasoner:
@@ -97,12 +128,13 @@ class Reasoner:
         self.llm = resolve_llm(llm)
         self.retriever = retriever or Retriever(store)
         self.config = config or ReasonerConfig()
+        self.rules: RuleSet | None = RuleSet.load(*self.config.rules) if self.config.rules else None
 
     def ask(self, question: str, on_token: Callable[[str], None] | None = None) -> Answer:
         """Answer one question (see :meth:`ask_many`).
 
-        ``on_token`` receives the LM's text piece by piece as it is generated (when the LM can
-        stream; otherwise once, whole); it is not called when the graph alone decides.
+        ``on_token`` receives the answer's text once it has been checked against the evidence
+        (never text that is later withdrawn).
         """
         return self.ask_many([question], on_token=on_token)[0]
 
@@ -126,7 +158,15 @@ class Reasoner:
         pending: list[tuple[int, Subgraph, list[tuple[str, float]], str]] = []
         for i, (q, sub) in enumerate(zip(questions, subgraphs)):
             ranked = rank_answers(sub)
-            if not sub.seeds:
+            closed = closed_answer(self.retriever, q)
+            derived = self._by_rules(q, sub) if self.rules is not None and closed is None else None
+            if derived is not None:  # the rules derive the relation asked, which no retrieved path holds
+                answers.append(derived)
+            elif closed is not None:  # yes/no, or a choice among entities the question names
+                if closed.supported and closed.text not in ("Yes", "No") and closed.subgraph is not None:
+                    closed.confidence = path_confidence(closed.subgraph, closed.entities[0], self.config.temperature)
+                answers.append(closed)
+            elif not sub.seeds:
                 answers.append(Answer.unsupported(q, "no entity of the question is in the graph", sub))
             elif not ranked or not sub.facts:
                 answers.append(Answer.unsupported(q, "no relevant facts were found around "
@@ -136,25 +176,40 @@ class Reasoner:
                 context, _ = build_context(sub, max_tokens=self.config.context_tokens)
                 pending.append((i, sub, ranked, context))
         texts: list[str | None] = [None] * len(pending)
+        picks: list[int | None] = [None] * len(pending)
         if self.llm is not None and pending:
-            convs = [answer_prompt(questions[i], context) for i, _, _, context in pending]
-            texts = list(self._generate(convs, self.config.max_new_tokens, on_token))
-        for (i, sub, ranked, _), text in zip(pending, texts):
-            answers[i] = self._decide(questions[i], sub, ranked, text)
-        return [a for a in answers if a is not None]
+            choose = getattr(self.llm, "choose", None) if self.config.constrained else None
+            if callable(choose):
+                options = [self._options(sub, ranked) for _, sub, ranked, _ in pending]
+                convs = [choice_prompt(questions[i], context, opts)
+                         for (i, _, _, context), opts in zip(pending, options)]
+                picks = list(choose(convs, options))
+            else:
+                convs = [answer_prompt(questions[i], context) for i, _, _, context in pending]
+                texts = list(self.llm.chat(convs, max_new_tokens=self.config.max_new_tokens))
+        for (i, sub, ranked, _), text, pick in zip(pending, texts, picks):
+            answers[i] = self._decide(questions[i], sub, ranked, text, pick)
+        done = [a for a in answers if a is not None]
+        if on_token is not None and len(done) == 1:  # only checked text is shown
+            on_token(done[0].text)
+        return done
 
-    def _generate(self, convs: list, max_new_tokens: int, on_token: Callable[[str], None] | None) -> list[str]:
-        if on_token is None or len(convs) != 1:
-            return self.llm.chat(convs, max_new_tokens=max_new_tokens)
-        if not isinstance(self.llm, StreamingGenerator):
-            texts = self.llm.chat(convs, max_new_tokens=max_new_tokens)
-            on_token(texts[0])
-            return texts
-        pieces = []
-        for piece in self.llm.stream_chat(convs[0], max_new_tokens=max_new_tokens):
-            pieces.append(piece)
-            on_token(piece)
-        return ["".join(pieces).strip()]
+    def _options(self, sub: Subgraph, ranked: list[tuple[str, float]]) -> list[str]:
+        """Names of the top ``llm_choices`` candidates, distinct, as the model may write them.
+
+        When enough of the paths' weight already reaches the graph's best candidate (its :func:`path_confidence` is
+        at least ``llm_choice_below``), that candidate is the only option: a small model choosing between a
+        well-supported answer and a weak runner-up is more often wrong than the graph.
+        """
+        names: list[str] = []
+        limit = self.config.llm_choices
+        if ranked and path_confidence(sub, ranked[0][0], self.config.temperature) >= self.config.llm_choice_below:
+            limit = 1
+        for eid, _ in ranked[:limit]:
+            name = sub.name(eid)
+            if name not in names:
+                names.append(name)
+        return names
 
     # ------------------------------------------------------------ relation naming (kgllm.reason.relations)
     def relation(self, source: str, target: str, question: str | None = None, max_hops: int = 6) -> Answer:
@@ -176,25 +231,61 @@ class Reasoner:
         Lets a caller gather prompts from many graphs and run them through the LM in one batch
         (:func:`~kgllm.reason.relations.finish_relation_plans`).
         """
-        return relation_plan(self.store, self.llm, source, target, question, max_hops)
+        return relation_plan(self.store, self.llm, source, target, question, max_hops, self.rules)
+
+    def _by_rules(self, question: str, sub: Subgraph) -> Answer | None:
+        """The answer the rules give: "How is A related to B?" names a derived relation; other questions
+        asking a relation no retrieved path holds are answered from derived facts (None: the graph answers)."""
+        assert self.rules is not None
+        pair = related_pair(question)
+        if pair is not None:
+            ids = [self._entity(name) for name in pair]
+            if None not in ids and ids[0] != ids[1]:
+                plan = self.relation_plan(ids[1], ids[0], question)
+                if plan.answer is not None and plan.answer.supported:
+                    return plan.answer
+        return derived_answer(self.store, self.rules, question, sub)
+
+    def _entity(self, name: str) -> str | None:
+        """The id of the entity ``name`` names: as written, else the store's best match."""
+        if self.store.get_entity(entity_id(name)) is not None:
+            return entity_id(name)
+        found = self.store.find_entities(name, limit=1)
+        return found[0].id if found else None
 
     def _decide(self, question: str, sub: Subgraph, ranked: list[tuple[str, float]],
-                generated: str | None) -> Answer:
-        """The candidate the LM's text names among the top ``llm_choices`` (else the graph's best), cited."""
+                generated: str | None, pick: int | None = None) -> Answer:
+        """The candidate the LM chose or names among the top ``llm_choices`` (else the graph's best), cited.
+
+        Free text is kept only when it names the chosen candidate and every name, number and date in
+        it is in the cited facts or their sentences; otherwise the answer is composed from the facts.
+        """
         choice, score = ranked[0]
+        if pick is not None:
+            options = self._options(sub, ranked)
+            chosen = options[pick] if 0 <= pick < len(options) else options[0]
+            choice, score = next(((e, s) for e, s in ranked if sub.name(e) == chosen), (choice, score))
+            generated = chosen
         text = " ".join(_FACT_NUMBER.sub("", generated or "").split())
-        if text:
+        if text and pick is None:
             said = entity_id(text)
             for eid, s in ranked[: self.config.llm_choices]:
                 if any(_mentions(said, entity_id(n)) for n in _names(sub, eid)):
                     choice, score = eid, s
                     break
-        if not text or not any(_mentions(entity_id(text), entity_id(n)) for n in _names(sub, choice)):
-            text = sub.name(choice)
         path = _best_path(sub.paths, choice)
         facts = list(path.facts) if path else [f for f in sub.facts if choice in (f.subject, f.object)][:1]
+        if (not text or not any(_mentions(entity_id(text), entity_id(n)) for n in _names(sub, choice))
+                or unsupported_claims(text, facts, sub, question)):
+            text = sub.name(choice)
         entities = [choice] + [e for e, _ in ranked if e != choice]
-        return Answer(question, text, facts, unique_sources(facts), True, entities, score, sub, generated)
+        confidence = path_confidence(sub, choice, self.config.temperature)
+        if confidence < self.config.min_confidence:
+            why = f"the best answer, {sub.name(choice)}, has confidence {confidence:.2f} only"
+            low = Answer.unsupported(question, why, sub)
+            low.facts, low.sources, low.entities, low.confidence = facts, unique_sources(facts), entities, confidence
+            return low
+        return Answer(question, text, facts, unique_sources(facts), True, entities, confidence, sub, generated)
 
 
 _NON_WORD = re.compile(r"[^\w']+")
@@ -213,3 +304,30 @@ def _names(sub: Subgraph, eid: str) -> list[str]:
 
 def _best_path(paths: Iterable[Path], end: str) -> Path | None:
     return next((p for p in paths if p.end == end), None)
+
+
+def path_confidence(sub: Subgraph, choice: str, temperature: float = 0.1) -> float:
+    """Share of the softmax mass over the distinct relation paths' best scores on paths reaching ``choice``.
+
+    Every entity one relation path reaches is an equally good answer to it, so the mass is spread over
+    relation paths, not over answers: a question with many right answers is not less certain.
+
+    Examples
+    --------
+    >>> from kgllm.types import Fact, Path, Subgraph
+    >>> f, g = Fact("a", "r", "b"), Fact("a", "s", "c")
+    >>> sub = Subgraph(paths=[Path(("a", "b"), (f,), (True,), 1.0), Path(("a", "c"), (g,), (True,), 0.8)])
+    >>> round(path_confidence(sub, "b"), 3), round(path_confidence(sub, "c"), 3)
+    (0.881, 0.119)
+    """
+    best: dict[tuple, float] = {}
+    ends: dict[tuple, set[str]] = {}
+    for p in sub.paths:
+        key = (p.entities[0] if p.entities else "", p.relations, tuple(p.forward))
+        best[key] = max(best.get(key, p.score), p.score)
+        ends.setdefault(key, set()).add(p.end)
+    if not best:
+        return 0.0
+    top = max(best.values())
+    weights = {k: math.exp((v - top) / temperature) for k, v in best.items()}
+    return sum(w for k, w in weights.items() if choice in ends[k]) / sum(weights.values())

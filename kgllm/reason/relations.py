@@ -19,15 +19,20 @@ Examples
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from kgllm.errors import ConfigError
 from kgllm.lm import Generator, Message
-from kgllm.reason.kinship import compose, gender_of, is_kin
+from kgllm.reason.kinship import compose, gender_of, is_kin, kin_facts, kinship_answer
 from kgllm.types import Answer, Entity, Fact, Path, Subgraph, entity_id, unique_sources
 
-__all__ = ["RelationPlan", "relation_plan", "finish_relation_plans"]
+if TYPE_CHECKING:
+    from kgllm.reason.rules import RuleSet
+
+__all__ = ["RelationPlan", "relation_plan", "finish_relation_plans", "derived_answer", "asked_relation",
+           "related_pair"]
 
 _REPLY_STOP = frozenset({"he", "she", "is", "the", "a", "an", "her", "his", "of", "answer"})
 
@@ -55,7 +60,7 @@ class RelationPlan:
 
 
 def relation_plan(store: Any, llm: Generator | None, source: str, target: str, question: str | None = None,
-                  max_hops: int = 6) -> RelationPlan:
+                  max_hops: int = 6, rules: "RuleSet | None" = None) -> RelationPlan:
     """The graph half of naming how ``target`` relates to ``source``: an answer, or the LM prompt.
 
     Parameters
@@ -71,12 +76,24 @@ def relation_plan(store: Any, llm: Generator | None, source: str, target: str, q
         The question as asked (default: "How is <target> related to <source>?").
     max_hops : int, default 6
         Longest path looked for.
+    rules : RuleSet, optional
+        Kinship rules (:mod:`kgllm.reason.rules`) tried first on a family path: the answer is the
+        derived fact, citing the given facts (and their sentences) it rests on.
     """
     found = _relation_path(store, source, target, question, max_hops)
     if isinstance(found, Answer):
         return RelationPlan(found.question, found.subgraph or Subgraph(), None, None, found)
     question, sub, path = found
-    dst = sub.seeds[1]
+    src, dst = sub.seeds
+    if rules is not None and all(is_kin(f.relation) for f in path.facts):
+        given = _premises(store, path.facts, path.entities)
+        hints = {f.subject: f.object for f in given if f.relation == "gender"}
+        derived = kinship_answer(given, src, dst, hints, rules=rules)
+        if derived is not None:
+            fact, inference = derived
+            cited = [fact, *inference.support(fact)]
+            return RelationPlan(question, sub, path, None, Answer(question, fact.relation, cited,
+                                                                  unique_sources(cited), True, [], path.score, sub))
     if len(path.facts) == 1 and path.forward[0]:
         text = path.facts[0].relation
     elif (kin := compose(zip((f.relation for f in path.facts), path.forward),
@@ -139,3 +156,88 @@ def finish_relation_plans(plans: Sequence[RelationPlan], llm: Generator | None) 
     said = llm.chat([p.prompt for p in pending], max_new_tokens=8) if pending and llm is not None else []
     replies = dict(zip(map(id, pending), said))
     return [p.answer if p.answer is not None else p.finish(replies[id(p)]) for p in plans]
+
+
+# ------------------------------------------------------------ rule inference (kgllm.reason.rules)
+_WORD = re.compile(r"[a-z0-9]+")
+_TRAILING = frozenset("of the a an has have had is was are were does do did to s for by".split())
+_RELATED = re.compile(r"^\s*how\s+is\s+(.+?)\s+related\s+to\s+(.+?)\s*[?.!]*\s*$", re.IGNORECASE)
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def asked_relation(question: str, relations: Iterable[str], names: Iterable[str] = ()) -> str | None:
+    """The relation among ``relations`` the question asks for: its words occur in the question and only
+    names (``names``, the question's entities, or capitalised words) and function words follow them (the longest such name).
+
+    A relation named on the way ("where was Bo's father born?") is not the one asked.
+
+    >>> asked_relation("Who does Bo report to?", {"reports_to", "manages"}, ["Bo"])
+    'reports_to'
+    >>> asked_relation("Name Ann's granddaughter.", {"daughter", "granddaughter"}, ["Ann"])
+    'granddaughter'
+    >>> asked_relation("Where was Bo's father born?", {"father"}, ["Bo"]) is None
+    True
+    """
+    words = [_stem(w) for w in _WORD.findall(question.lower())]
+    capitalised = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", question)[1:] if w[0].isupper()]  # names as written
+    allowed = _TRAILING | {_stem(w) for w in _TRAILING} | {_stem(w) for n in names for w in _WORD.findall(n.lower())} | set(map(_stem, capitalised))
+    hits = []
+    for rel in relations:
+        parts = [_stem(w) for w in _WORD.findall(rel.lower())]
+        n = len(parts)
+        if parts and any(words[i:i + n] == parts and set(words[i + n:]) <= allowed
+                         for i in range(len(words) - n + 1)):
+            hits.append(rel)
+    return max(hits, key=lambda r: (len(_WORD.findall(r)), len(r), r), default=None)
+
+
+def related_pair(question: str) -> tuple[str, str] | None:
+    """``(target, source)`` of a "How is A related to B?" question (A is named as B's relation).
+
+    >>> related_pair("How is Ines related to Mara Lind?")
+    ('Ines', 'Mara Lind')
+    """
+    m = _RELATED.match(question)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def _premises(store: Any, facts: Iterable[Fact], seeds: Iterable[str]) -> list[Fact]:
+    """``facts``, the seeds' own facts, and the ``gender`` facts of every entity they mention."""
+    out = {f.id: f for f in facts}
+    for s in seeds:
+        out.update((f.id, f) for f in store.neighbors(s, "both"))
+    people = {e for f in list(out.values()) for e in (f.subject, f.object)}
+    for e in sorted(people):
+        out.update((f.id, f) for f in store.neighbors(e, "out") if f.relation == "gender")
+    return list(out.values())
+
+
+def derived_answer(store: Any, rules: "RuleSet", question: str, sub: Subgraph) -> Answer | None:
+    """Answer ``question`` from facts ``rules`` derive over the retrieved subgraph, when it asks a rule's relation
+    that no retrieved path holds; the answer cites the derived fact and the given facts it rests on.
+
+    None when the question names no relation the rules derive, the paths already hold it, or nothing is derived.
+    """
+    derivable = {a.relation for r in rules.rules for a in r.head}
+    rel = asked_relation(question, derivable, [sub.name(s) for s in sub.seeds])
+    if rel is None or not sub.seeds or any(rel in p.relations for p in sub.paths):
+        return None
+    given = _premises(store, sub.facts, sub.seeds)
+    inference = rules.infer([*given, *kin_facts(given)])
+    found = [(f, f.object) for f in inference.derived if f.relation == rel and f.subject in sub.seeds]
+    found = found or [(f, f.subject) for f in inference.derived if f.relation == rel and f.object in sub.seeds]
+    found = [(f, e) for f, e in found if store.get_entity(e) is not None]
+    if not found:
+        return None
+    fact, end = min(found, key=lambda fe: (len(inference.support(fe[0])), sub.seeds.index(
+        fe[0].subject if fe[0].subject in sub.seeds else fe[0].object)))
+    cited = [fact, *inference.support(fact)]
+    for f in cited:
+        for eid in (f.subject, f.object):
+            if eid not in sub.entities and (entity := store.get_entity(eid)) is not None:
+                sub.entities[eid] = entity
+    entities = [end] + sorted({e for _, e in found} - {end})
+    return Answer(question, sub.name(end), cited, unique_sources(cited), True, entities, 1.0, sub)

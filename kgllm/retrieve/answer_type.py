@@ -119,8 +119,16 @@ def answer_type(tokens: list[str]) -> AnswerType | None:
     return AnswerType(frozenset({kind}) if kind else frozenset(), frozenset(), nouns)
 
 
+#: Kinds whose nouns only name the answer's type ("which company"); place nouns also name a level of
+#: containment the path must climb ("in which country was x born" is one hop past the town).
+_TYPE_ONLY = frozenset({"org", "person"})
+
+
 def as_when(tokens: list[str]) -> list[str]:
     """``what year`` / ``which date`` ... read as ``when``: the noun names the answer's type, not a relation.
+
+    An organisation or person noun ("which company") is blanked for the same reason (it stays in
+    :func:`answer_type`, which reads the original tokens).
 
     A date is a leaf of the graph: the hop that reaches it is the one the rest of the
     question asks ("In what year was X founded?" is answered by ``founded_in``), so the
@@ -133,10 +141,16 @@ def as_when(tokens: list[str]) -> list[str]:
     ['in', 'what', 'when', 'was', 'acme', 'founded']
     >>> as_when(["which", "country", "is", "lund", "in"])
     ['which', 'country', 'is', 'lund', 'in']
+    >>> as_when(["which", "company", "did", "ana", "join"])
+    ['which', 'which', 'did', 'ana', 'join']
     """
     i = 1 if tokens and tokens[0] in _LEAD else 0
-    if i + 1 < len(tokens) and tokens[i] in ("which", "what") and NOUN_KIND.get(_singular(tokens[i + 1])) == "date":
-        return tokens[: i + 1] + ["when"] + tokens[i + 2:]
+    if i + 1 < len(tokens) and tokens[i] in ("which", "what"):
+        kind = NOUN_KIND.get(_singular(tokens[i + 1]))
+        if kind == "date":
+            return tokens[: i + 1] + ["when"] + tokens[i + 2:]
+        if kind in _TYPE_ONLY:  # "which company did x join": the noun is the answer's type, not a hop
+            return tokens[: i + 1] + [tokens[i]] + tokens[i + 2:]
     return list(tokens)
 
 

@@ -143,7 +143,8 @@ def _expand(state: BeamState, nbr_cache: dict[str, list[Fact]], store: Any,
         for fact in facts:
             fwd = fact.subject == eid
             nxt = fact.object if fwd else fact.subject
-            ok = [p for p in samples if not (p[1] and p[1][-1].id == fact.id)]
+            # The fact just walked is not walked straight back, unless it loops (x r x): that stays put.
+            ok = [p for p in samples if not (p[1] and p[1][-1].id == fact.id and fact.subject != fact.object)]
             if not ok:
                 continue
             slot = groups.setdefault((fact.relation, fwd), {}).setdefault(nxt, [0, []])

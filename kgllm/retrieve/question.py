@@ -70,11 +70,23 @@ def relation_text(relation: str) -> str:
     'place of birth'
     >>> relation_text("/people/person/nationality")
     'nationality'
+    >>> relation_text("__people__person__place_of_birth")
+    'place of birth'
     """
-    parts = [p for p in re.split(r"[/.#:]", relation) if p.strip()]
+    parts = [p for p in re.split(r"[/.#:]|__", relation) if p.strip("_ ")]
     last = parts[-1] if parts else relation
     words = _CAMEL.sub(" ", last).replace("_", " ").replace("-", " ")
     return " ".join(words.lower().split()) or relation.lower()
+
+
+def _content_words(text: str) -> frozenset[str]:
+    """Content words of a text, plural ``s`` dropped ("tracks" meets "track")."""
+    out = set()
+    for w in text.lower().replace("_", " ").split():
+        if w in STOPWORDS or not w.isalnum():
+            continue
+        out.add(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w)
+    return frozenset(out)
 
 
 class RelationIndex:
@@ -88,7 +100,7 @@ class RelationIndex:
         Sentence embedder (default: the shared bundled MiniLM, loaded lazily).
     """
 
-    def __init__(self, store: Any, embedder: Any = None) -> None:
+    def __init__(self, store: Any, embedder: Any = None, lexical_weight: float = 0.0) -> None:
         self.store = store
         self._embedder = embedder
         self.relations: list[str] = []
@@ -96,6 +108,10 @@ class RelationIndex:
         self._vecs: tuple[np.ndarray, np.ndarray] | None = None
         self._loaded = False
         self._words: set[str] | None = None
+        self._rel_words: list[frozenset[str]] | None = None
+        #: Weight of the word overlap added to the embedding similarity (see :meth:`lexical`). Off by default:
+        #: 0.3 cost 4 points of Hits@1 on PathQuestion 3-hop and gained nothing on PathQuestion-Large.
+        self.lexical_weight = lexical_weight
 
     @property
     def embedder(self) -> Any:
@@ -108,6 +124,7 @@ class RelationIndex:
     def reset(self) -> None:
         """Forget the relations (the store changed); they are read again on next use."""
         self.relations, self.position, self._vecs, self._loaded, self._words = [], {}, None, False, None
+        self._rel_words = None
 
     def ensure(self, extra: Iterable[str] = ()) -> None:
         """Index the store's relations (first call) and any of ``extra`` not yet indexed."""
@@ -125,18 +142,38 @@ class RelationIndex:
         texts = [relation_text(r) for r in self.relations]
         self._vecs = self._encode(texts) if texts else None
         self._words = None
+        self._rel_words = None
 
     def _encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         # Each text is compared bare and in a possessive frame ("x 's parents" vs "x 's dad").
         vecs = self.embedder.encode(list(texts) + [f"x 's {t}" for t in texts])
         return vecs[: len(texts)], vecs[len(texts):]
 
+    def lexical(self, texts: list[str]) -> np.ndarray:
+        """``(len(texts), n_relations)`` word overlap: shared content words over the larger word count.
+
+        A question that names a relation almost literally ("people born here") meets it exactly (1.0),
+        which embeddings alone may rank below a paraphrase of another relation.
+        """
+        if self._rel_words is None:
+            self._rel_words = [_content_words(relation_text(r)) for r in self.relations]
+        out = np.zeros((len(texts), len(self.relations)), np.float32)
+        for i, t in enumerate(texts):
+            words = _content_words(t)
+            if not words:
+                continue
+            for j, rw in enumerate(self._rel_words):
+                common = len(words & rw)
+                if common:
+                    out[i, j] = common / max(len(words), len(rw))
+        return out
+
     def sims(self, texts: list[str]) -> np.ndarray:
         """``(len(texts), n_relations)`` similarities, centred per text over the relations."""
         if self._vecs is None or not texts:
             return np.zeros((len(texts), len(self.relations)), np.float32)
         bare, framed = self._encode(texts)
-        raw = 0.5 * (bare @ self._vecs[0].T + framed @ self._vecs[1].T)
+        raw = 0.5 * (bare @ self._vecs[0].T + framed @ self._vecs[1].T) + self.lexical_weight * self.lexical(texts)
         # What counts is how much better a relation fits than relations in general.
         return raw - raw.mean(axis=1, keepdims=True) if raw.shape[1] > 1 else raw
 

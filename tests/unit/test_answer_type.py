@@ -91,7 +91,7 @@ def test_an_ner_label_is_a_hint_and_a_name_shape_a_fact() -> None:
     question = "Who founded Velta Systems?"
     assert rank_answers(Retriever(store).retrieve(question))[0][0] == "oren pike"
     as_strict = RetrieverConfig(label_penalty=0.5)     # a label trusted like a shape gets this wrong
-    assert rank_answers(Retriever(store, config=as_strict).retrieve(question))[0][0] == "dunmore tools"
+    assert rank_answers(Retriever(store, config=as_strict).retrieve(question))[0][0] != "oren pike"
 
 
 def test_untyped_graphs_rank_as_before() -> None:
@@ -182,3 +182,43 @@ def test_relation_nouns() -> None:
 def test_config_checks_type_weights(name: str) -> None:
     with pytest.raises(ConfigError, match=name):
         RetrieverConfig(**{name: float("nan")})
+
+
+# The example of the issue that asked for answer types: each was answered one hop too far or with the wrong kind.
+ISSUE_TEXT = ("Kestrel Dynamics was founded in 2014 by Mara Osei. Mara Osei was born in Kumasi. Kumasi is a city in "
+              "Ghana. Kestrel Dynamics is headquartered in Rotterdam. Rotterdam is located in the Netherlands.")
+ISSUE_QUESTIONS = [
+    ("Who founded Kestrel Dynamics?", "Mara Osei"),            # was 2014
+    ("When was Kestrel Dynamics founded?", "2014"),            # was Kumasi
+    ("Where is Kestrel Dynamics headquartered?", "Rotterdam"),  # was Netherlands
+    ("Where was Mara Osei born?", "Kumasi"),                    # was Ghana
+    ("In which country was Mara Osei born?", "Ghana"),
+    ("Was Mara Osei born in Kumasi?", "Yes"),
+    ("Was Mara Osei born in Rotterdam?", "No"),
+    ("Which of Kumasi and Rotterdam is Kestrel Dynamics headquartered in?", "Rotterdam"),
+]
+
+
+@pytest.fixture(scope="module")
+def issue_reasoner() -> Reasoner:
+    kg = KnowledgeGraph()
+    kg.ingest(ISSUE_TEXT)
+    return Reasoner(kg, llm=None)
+
+
+@pytest.mark.parametrize(("question", "expected"), ISSUE_QUESTIONS)
+def test_the_issue_example_is_answered_right(issue_reasoner: Reasoner, question: str, expected: str) -> None:
+    ans = issue_reasoner.ask(question)
+    assert (ans.text, ans.supported) == (expected, True)
+    assert ans.facts and all(f.provenance and f.provenance[0].sentence for f in ans.facts)
+
+
+def test_a_type_noun_does_not_pay_for_an_extra_hop() -> None:
+    store = MemoryStore()
+    store.upsert(GraphDelta(
+        entities=[Entity("lena brandt", "Lena Brandt", "PERSON"), Entity("orbital foods", "Orbital Foods", "ORG"),
+                  Entity("lyon", "Lyon", "GPE"), Entity("france", "France", "GPE")],
+        facts=[Fact("lena brandt", "joined", "orbital foods"), Fact("orbital foods", "based_in", "lyon"),
+               Fact("lyon", "located_in", "france"), Fact("lena brandt", "born_in", "lyon")]))
+    ans = Reasoner(store, llm=None).ask("Which company did Lena Brandt join?")
+    assert ans.text == "Orbital Foods" and [f.relation for f in ans.facts] == ["joined"]

@@ -64,7 +64,7 @@ def test_kgqa_json_is_one_line_with_the_result_and_no_lm(calls, tmp_path):
     assert out.splitlines() == [json.dumps(RESULT)]
     (name, args, kwargs), = calls
     assert (name, [str(a) for a in args]) == ("kgqa", ["kb.tsv", "q.jsonl"])
-    assert kwargs == {"limit": 3, "progress": False, "store": None, "llm": None}
+    assert kwargs == {"limit": 3, "progress": False, "store": None, "llm": None, "baseline": None}
     assert FakeLM.made == []
 
 

@@ -236,7 +236,10 @@ def test_evaluate_kgqa_on_tiny_files(tmp_path):
     ]
     kb, qs = _write_kgqa(tmp_path, questions)
     result = evaluate_kgqa(kb, qs)
-    assert result == {"n": 3, "hits@1": pytest.approx(2 / 3), "path_recall": 1.0}
+    assert {k: result[k] for k in ("n", "hits@1", "path_recall")} == {"n": 3, "hits@1": pytest.approx(2 / 3),
+                                                                       "path_recall": 1.0}
+    assert result["coverage"] == 1.0 and result["supported_precision"] == pytest.approx(2 / 3)
+    assert result["unsupported_content"] == 0.0
     assert evaluate_kgqa(kb, qs, limit=1, progress=True)["n"] == 1
 
     class Echo:      # an LM that repeats the first fact's object: one batched call for all questions
