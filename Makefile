@@ -19,8 +19,8 @@ setup:
 	@KGLLM_VENV="$(KGLLM_VENV)" bash .ci/setup
 
 demo: setup
-	$(KGLLM_VENV)/bin/kgllm build graphs/demo --graph .kgllm/demo.graph.json
-	$(KGLLM_VENV)/bin/kgllm ask "In which country was Ada Lindqvist born?" --graph .kgllm/demo.graph.json
+	$(KGLLM_VENV)/bin/kgllm build graphs/demo --graph .kgllm/demo.graph.sqlite
+	$(KGLLM_VENV)/bin/kgllm ask "In which country was Ada Lindqvist born?" --graph .kgllm/demo.graph.sqlite
 
 test: setup
 	$(PY) -m pytest -q

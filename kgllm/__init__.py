@@ -20,12 +20,16 @@ from kgllm.extract.base import ExtractionResult, Extractor, SkippedDocument
 from kgllm.extract.resolve import EntityResolver, ResolverConfig
 from kgllm.extract.rules import RuleExtractor
 from kgllm.graph import IngestReport, KnowledgeGraph
+from kgllm.jobs import Job
 from kgllm.lm import Generator, LocalLM, StreamingGenerator, resolve_llm
+from kgllm.rdf import ImportReport, export_rdf, import_rdf
 from kgllm.reason.reasoner import Reasoner, ReasonerConfig
 from kgllm.reason.relations import RelationPlan
+from kgllm.reason.rules import RuleSet
 from kgllm.retrieve.subgraph import Retriever
 from kgllm.schema import RelationSpec, Schema
 from kgllm.stores.base import GraphStore, UpsertResult
+from kgllm.stores.ledger import DocumentRecord, RunRecord
 from kgllm.stores.memory import MemoryStore
 from kgllm.types import Answer, Chunk, Document, Entity, Fact, GraphDelta, Merge, Path, Provenance, Subgraph
 
@@ -36,6 +40,7 @@ __all__ = [
     "Chunk",
     "ConfigError",
     "Document",
+    "DocumentRecord",
     "Entity",
     "EntityResolver",
     "ExtractionError",
@@ -46,8 +51,10 @@ __all__ = [
     "Generator",
     "GraphDelta",
     "GraphStore",
+    "ImportReport",
     "IngestReport",
     "InputError",
+    "Job",
     "KgllmError",
     "KnowledgeGraph",
     "LocalLM",
@@ -63,12 +70,16 @@ __all__ = [
     "ResolverConfig",
     "Retriever",
     "RuleExtractor",
+    "RuleSet",
+    "RunRecord",
     "Schema",
     "SkippedDocument",
     "StoreError",
     "StreamingGenerator",
     "Subgraph",
     "UpsertResult",
-    "__version__",
+    "export_rdf",
+    "import_rdf",
     "resolve_llm",
+    "__version__",
 ]

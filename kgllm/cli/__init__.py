@@ -8,7 +8,7 @@ or 1 (other failures); ``--json`` prints exactly one JSON object on stdout.
 
 from __future__ import annotations
 
-from kgllm.cli import evaluate, graph, neo4j, serve
+from kgllm.cli import docs, evaluate, explorer, graph, jobs, neo4j, rdf, serve
 from kgllm.cli.common import new_app
 
 __all__ = ["app", "main"]
@@ -19,6 +19,10 @@ graph.register(app)
 neo4j.register(app)
 serve.register(app)
 evaluate.register(app)
+rdf.register(app)
+explorer.register(app)
+jobs.register(app)
+docs.register(app)
 
 
 def main() -> None:

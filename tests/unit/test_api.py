@@ -11,7 +11,8 @@ PUBLIC = [
     "Extractor", "Fact", "GenerationError", "Generator", "GraphDelta", "GraphStore", "IngestReport", "InputError",
     "KgllmError", "KnowledgeGraph", "LocalLM", "MemoryStore", "Merge", "NotFoundError", "Path", "Provenance",
     "Reasoner", "ReasonerConfig", "RelationPlan", "RelationSpec", "ResolverConfig", "Retriever", "RuleExtractor",
-    "Schema", "SkippedDocument", "StoreError",
+    "Schema", "SkippedDocument", "StoreError", "DocumentRecord", "RunRecord", "Job", "RuleSet", "ImportReport",
+    "export_rdf", "import_rdf",
     "StreamingGenerator", "Subgraph", "UpsertResult", "__version__", "resolve_llm",
 ]
 
