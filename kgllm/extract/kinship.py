@@ -11,14 +11,14 @@ badly), and knows these English constructions, where K is a kinship noun:
 * lists and coordination: ``his sons Bo and Cy``, ``his brother Bo and mother Ann``,
   ``Ann and her son Bo``;
 * ``Ann has a son named Bo``, ``Ann has a few children, Bo, Cy and Di``;
-* an unnamed relative named in a later sentence: ``Ann visits her son. His name is Bo.``;
+* an unnamed relative named in a later sentence: ``Ann phoned her son at noon. His name is Bo.``;
 * ``Bo and Cy are brothers`` (siblings).
 
 A name is a capitalised run of proper-noun tokens; a run directly followed by a verb, ``'s`` or
 ``and his/her`` ends one word early, since its last word starts a new clause ("... her sister
-Judy Larry was playing ...": Judy, then Larry). A possessive pronoun stands for the nearest earlier
-person of its gender in its sentence who is not named as someone's relative there ("Joseph took
-his son Lawrence home, and his wife ..." : Joseph), else the nearest such person at all, else the
+Vera Tomas was reading ...": Vera, then Tomas). A possessive pronoun stands for the nearest earlier
+person of its gender in its sentence who is not named as someone's relative there ("Arvid drove
+his son Nils home, and his wife ..." : Arvid), else the nearest such person at all, else the
 nearest in the earlier sentences. Genders come from the kinship nouns (``son``: male) and from the
 pronouns resolved to a person.
 
@@ -26,7 +26,7 @@ Examples
 --------
 >>> from kgllm.resources import get_nlp
 >>> nlp = get_nlp()
->>> sents = ["Omar went fishing with his daughter Mira.", "Mira's brother, Tariq, stayed home."]
+>>> sents = ["Omar went sailing with his daughter Mira.", "Mira's brother, Tariq, stayed home."]
 >>> found = read_kinship([nlp(s) for s in sents])
 >>> [(s, k, o) for _, s, k, o in found.facts]
 [('Omar', 'daughter', 'Mira'), ('Mira', 'brother', 'Tariq')]
@@ -282,7 +282,7 @@ class _Sentence:
                 at -= 2 if toks[at - 3].text == "," else 1     # "Bo, who is Ann's son" / "Bo who is ..."
             nm = self.at.get(at - 2)
             return nm if nm is not None and nm.end == at - 1 else None
-        if at >= 1 and toks[at].lower_ in POSS_PRON:         # "Jason her uncle came home"
+        if at >= 1 and toks[at].lower_ in POSS_PRON:         # "Vera her aunt arrived" (a missing comma)
             nm = self.at.get(at - 1)
             return nm if nm is not None and nm.end == at else None
         return None
@@ -327,7 +327,7 @@ class _Sentence:
         return next((nm for nm in reversed(self.history + self.names) if nm.text == text), None)
 
     def _has(self, i: int, owner_at: int | None = None) -> int:
-        """``Ann has a son named Bo`` / ``Ann has a few children, Bo, Cy and Di`` / ``gave birth to a son named``."""
+        """``Ann has a son named Bo`` / ``Ann has a few children, Bo, Cy and Di`` / a birth ("gave birth to ... named ...")."""
         j = i + 1
         while j < len(self.toks) and self.toks[j].lower_ in COUNT:
             j += 1

@@ -16,7 +16,7 @@ def facts_of(*sentences: str) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize("sentences, expected", [
-    (["Omar went fishing with his daughter Mira."], [("Omar", "daughter", "Mira")]),
+    (["Omar went sailing with his daughter Mira."], [("Omar", "daughter", "Mira")]),
     (["Mira's brother, Tariq, stayed home."], [("Mira", "brother", "Tariq")]),
     (["Ines and her son Kofi baked bread."], [("Ines", "son", "Kofi")]),
     (["Yara, Nils's mother, waved."], [("Nils", "mother", "Yara")]),
@@ -37,7 +37,7 @@ def test_constructions(sentences, expected) -> None:
 
 def test_pronouns_follow_gender_and_skip_named_relatives() -> None:
     # "his" is not Ines (she is female) and not Kofi (named as her son): it is Omar
-    found = facts_of("Ines went to the fair with her son Kofi while Omar went fishing with his daughter Mira.")
+    found = facts_of("Ines went to the fair with her son Kofi while Omar went sailing with his daughter Mira.")
     assert found == [("Ines", "son", "Kofi"), ("Omar", "daughter", "Mira")]
     # an earlier sentence gave Petra's gender, so "his" skips her
     assert facts_of("Petra called her brother Sven.", "Later his wife Zora came.") == [
@@ -45,7 +45,7 @@ def test_pronouns_follow_gender_and_skip_named_relatives() -> None:
 
 
 def test_run_on_sentences_split_names() -> None:
-    found = facts_of("Zora went out with her sister Petra Nils was playing with his brother Ugo.",
+    found = facts_of("Zora went out with her sister Petra Nils was cycling with his brother Ugo.",
                      "Petra and Nils smiled.")
     assert found == [("Zora", "sister", "Petra"), ("Nils", "brother", "Ugo")]
 
@@ -56,7 +56,7 @@ def test_an_unnamed_relative_in_between() -> None:
 
 
 def test_extractor_kinship_mode_replaces_only_kinship_facts() -> None:
-    text = "Omar went fishing with his daughter Mira. Mira's brother, Tariq, lives in Oslo."
+    text = "Omar went sailing with his daughter Mira. Mira's brother, Tariq, lives in Oslo."
     plain = RuleExtractor().extract([Document("d", text)])
     kin = RuleExtractor(kinship=True, genders=True).extract([Document("d", text)])
     lines = sorted(f.as_line() for f in kin.facts)
@@ -68,6 +68,6 @@ def test_extractor_kinship_mode_replaces_only_kinship_facts() -> None:
 
 
 def test_couples_and_who_clauses() -> None:
-    assert facts_of("Ugo and Petra were a happy couple.", "They had a son, Nils, who had a daughter named Liv.") == [
+    assert facts_of("Ugo and Petra were a cheerful couple.", "They had a son, Nils, who had a daughter named Liv.") == [
         ("Ugo", "spouse", "Petra"), ("Petra", "spouse", "Ugo"), ("Ugo", "son", "Nils"), ("Petra", "son", "Nils"),
         ("Nils", "daughter", "Liv")]
