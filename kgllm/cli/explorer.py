@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gc
 import ipaddress
-import signal
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -14,6 +12,7 @@ import typer
 from kgllm.cli.common import (GraphOpt, LlmKeyOpt, LlmNameOpt, LlmUrlOpt, ModelOpt, PasswordOpt, StoreOpt,
                               StoreSpec, UriOpt, UserOpt, command, err, open_llm, open_store, run)
 from kgllm.errors import InputError
+from kgllm.server.background import serve_until_stopped
 
 __all__ = ["register", "is_loopback"]
 
@@ -108,17 +107,6 @@ def serve(
         err.print(f"exploring {where}{' (API needs the token)' if token else ''}; Ctrl-C stops",
                   highlight=False, markup=False)
         print(f"{server.url}/", flush=True)  # stdout: just the page's URL, for scripts
-
-        def interrupt(*_: Any) -> None:
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, interrupt)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.stop()
+        serve_until_stopped(server)
 
     run(go)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import signal
-import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
 from kgllm.cli.common import ModelOpt, command, err, run
 from kgllm.errors import InputError
+from kgllm.server.background import serve_until_stopped
 
 __all__ = ["register"]
 
@@ -62,17 +61,6 @@ def serve_llm(
         err.print(f"serving {name} ({model or 'bundled SmolLM2'} on {engine.runner.device}); Ctrl-C stops",
                   highlight=False, markup=False)
         print(f"{server.url}/v1", flush=True)       # stdout: just the base URL, for scripts
-
-        def interrupt(*_: Any) -> None:
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, interrupt)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.stop()
+        serve_until_stopped(server)
 
     run(go)

@@ -15,14 +15,16 @@ True
 from __future__ import annotations
 
 import socket
+import signal
 import threading
 import time
+from typing import Any
 
 import uvicorn
 
 from kgllm.errors import GenerationError
 
-__all__ = ["BackgroundServer"]
+__all__ = ["BackgroundServer", "serve_until_stopped"]
 
 
 class BackgroundServer:
@@ -95,3 +97,19 @@ class BackgroundServer:
             self._server.force_exit = True
             self._thread.join(timeout=5)
         self._server = self._thread = None
+
+
+def serve_until_stopped(server: Any) -> None:
+    """Block until Ctrl-C or SIGTERM (read as Ctrl-C), then call ``server.stop()``: how the CLI's servers end."""
+
+    def interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

@@ -47,7 +47,9 @@ import socket
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
+
+from kgllm.errors import InputError
 
 __all__ = ["DocumentRecord", "RunRecord", "RUN_STATUSES", "content_hash", "utc_now", "new_run_id",
            "document_to_dict", "document_from_dict", "run_to_dict", "run_from_dict", "canonical_dump",
@@ -192,3 +194,17 @@ def canonical_dump(store: Any) -> str:
         row = replace(d, ingested_at="")
         lines.append("D " + json.dumps(document_to_dict(row), sort_keys=True, ensure_ascii=False))
     return "\n".join(lines) + "\n"
+
+
+def record_ids(records: Sequence[DocumentRecord]) -> list[str]:
+    """The ids of ``records`` for one ingest, checked: each a :class:`DocumentRecord` with an id, none twice.
+
+    >>> record_ids([DocumentRecord("a", "a.txt", "h1"), DocumentRecord("b", "b.txt", "h2")])
+    ['a', 'b']
+    """
+    if not all(isinstance(r, DocumentRecord) and r.doc_id for r in records):
+        raise InputError(f"ingest_documents expects DocumentRecord objects with an id, got {list(records)!r}")
+    ids = [r.doc_id for r in records]
+    if len(set(ids)) != len(ids):
+        raise InputError(f"a document id appears twice in one ingest: {sorted(i for i in ids if ids.count(i) > 1)}")
+    return ids

@@ -16,7 +16,7 @@ from kgllm.errors import InputError, NotFoundError
 from kgllm.stores import merge as merging
 from kgllm.stores.base import UpsertResult
 from kgllm.stores.delta import validate_delta
-from kgllm.stores.ledger import RUN_STATUSES, DocumentRecord, RunRecord, new_run_id, utc_now
+from kgllm.stores.ledger import RUN_STATUSES, DocumentRecord, RunRecord, new_run_id, record_ids, utc_now
 from kgllm.stores.locks import file_lock, local_lock
 from kgllm.types import GraphDelta
 
@@ -63,11 +63,7 @@ class LedgerMethods:
     def ingest_documents(self, records: Sequence[DocumentRecord], delta: GraphDelta) -> UpsertResult:
         """:meth:`ingest_document` for several documents whose facts are in one ``delta`` (one transaction)."""
         validate_delta(delta)
-        ids = [r.doc_id for r in records]
-        if not all(isinstance(r, DocumentRecord) and r.doc_id for r in records):
-            raise InputError(f"ingest_documents expects DocumentRecord objects with an id, got {list(records)!r}")
-        if len(set(ids)) != len(ids):
-            raise InputError(f"a document id appears twice in one ingest: {sorted(i for i in ids if ids.count(i) > 1)}")
+        ids = record_ids(records)
 
         def work() -> UpsertResult:
             graph = self._graph

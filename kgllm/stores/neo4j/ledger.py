@@ -27,7 +27,7 @@ from kgllm.stores.base import UpsertResult
 from kgllm.stores.delta import fact_from_dict, validate_delta
 from kgllm.stores.ledger import (
     RUN_STATUSES, DocumentRecord, RunRecord, document_from_dict, document_to_dict, lock_holder, lock_message,
-    new_run_id,
+    new_run_id, record_ids,
     run_from_dict, run_to_dict, utc_now,
 )
 from kgllm.stores.neo4j.records import DOCUMENT_LABEL, ENTITY, LOCK_LABEL, MERGE_LABEL, RUN_LABEL, bump_revision
@@ -52,11 +52,7 @@ class LedgerWrites(Writes):
     def ingest_documents(self, records: Sequence[DocumentRecord], delta: GraphDelta) -> UpsertResult:
         """:meth:`ingest_document` for several documents whose facts are in one ``delta`` (one transaction)."""
         validate_delta(delta)
-        ids = [r.doc_id for r in records]
-        if not all(isinstance(r, DocumentRecord) and r.doc_id for r in records):
-            raise InputError(f"ingest_documents expects DocumentRecord objects with an id, got {list(records)!r}")
-        if len(set(ids)) != len(ids):
-            raise InputError(f"a document id appears twice in one ingest: {sorted(i for i in ids if ids.count(i) > 1)}")
+        record_ids(records)
         return self._run("ingest documents", lambda tx: _ingest_tx(tx, records, delta), write=True)
 
     def document(self, doc_id: str) -> DocumentRecord | None:
