@@ -153,7 +153,8 @@ class KnowledgeGraph:
         skipped = tuple(delta.skipped) if isinstance(delta, ExtractionResult) else ()
         if ledger:
             failed = {s.doc_id for s in skipped}
-            records = [DocumentRecord(d.id, d.source or d.id, content_hash(d.text)) for d in todo if d.id not in failed]
+            records = [DocumentRecord(d.id, d.source or d.id, content_hash(d.text), text=d.text)
+                       for d in todo if d.id not in failed]
             result = self.store.ingest_documents(records, delta)  # type: ignore[attr-defined]
         else:
             result = self.store.upsert(delta)

@@ -38,11 +38,15 @@ __all__ = ["DocResult", "extract_batch", "make_extractor", "combine", "Finisher"
 
 @dataclass
 class DocResult:
-    """One document's extraction: its delta, or the error that stopped it (then nothing of it is written)."""
+    """One document's extraction: its delta, or the error that stopped it (then nothing of it is written).
+
+    ``text``: the document's text, kept in the ledger with it (set by the driver, not sent back by workers).
+    """
 
     doc_id: str
     delta: GraphDelta
     error: Optional[str] = None
+    text: str = ""
 
 
 def make_extractor(settings: ExtractorSpec) -> Extractor:

@@ -178,7 +178,7 @@ class Job:
                 event("document_retracted", job=self.name, run_id=run.run_id, doc_id=record.doc_id)
             position = {id(u): i for i, u in enumerate(plan.units)}
             bar = RunProgress(len(plan.pending), enabled=progress)
-            group: list[tuple[Unit, GraphDelta]] = []
+            group: list[tuple[Unit, GraphDelta, str]] = []
             key: Any = None
             try:
                 for unit, result in self._extracted(plan.pending):
@@ -195,7 +195,7 @@ class Job:
                         fail(unit.doc_id, result.error)
                         bar.advance()
                         continue
-                    group.append((unit, result.delta))
+                    group.append((unit, result.delta, result.text))
                 if group:
                     self._commit(store, group, run, counts, bar, on_document)
             finally:
@@ -218,14 +218,14 @@ class Job:
               errors=len(errors), seconds=round(time.perf_counter() - started, 3))
         return final
 
-    def _commit(self, store: Any, group: list[tuple[Unit, GraphDelta]], run: RunRecord, counts: dict[str, int],
+    def _commit(self, store: Any, group: list[tuple[Unit, GraphDelta, str]], run: RunRecord, counts: dict[str, int],
                 bar: RunProgress, on_document: Optional[Callable[[str, int], None]]) -> None:
         """Resolve a group's documents together and write them with their ledger rows in one transaction."""
-        records = [DocumentRecord(u.doc_id, u.source, u.content_hash) for u, _ in group]
+        records = [DocumentRecord(u.doc_id, u.source, u.content_hash, text=text) for u, _, text in group]
         if group[0][0].kind == "kb":
             delta = group[0][1]
         else:
-            delta = self._finish(combine([d for _, d in group]), store)
+            delta = self._finish(combine([d for _, d, _ in group]), store)
         if len(records) == 1 or not hasattr(store, "ingest_documents"):
             store.ingest_document(records[0], delta)
         else:
@@ -234,7 +234,7 @@ class Job:
             self._finisher.written(store, delta)
         counts["facts"] += len(delta.facts)
         bar.advance(docs=len(group), facts=len(delta.facts))
-        for unit, own in group:
+        for unit, own, _ in group:
             event("document_ingested", job=self.name, run_id=run.run_id, doc_id=unit.doc_id, facts=len(own.facts))
             if on_document is not None:
                 on_document(unit.doc_id, len(own.facts))
@@ -262,7 +262,9 @@ class Job:
                 by_id = {r.doc_id: r for r in results}
                 for unit, x in loaded.popleft():
                     if isinstance(x, Document):
-                        yield unit, by_id.get(x.id) or DocResult(x.id, GraphDelta(), "the extractor lost it")
+                        found = by_id.get(x.id) or DocResult(x.id, GraphDelta(), "the extractor lost it")
+                        found.text = x.text
+                        yield unit, found
                     else:
                         yield unit, x if isinstance(x, DocResult) else DocResult(unit.doc_id, x)
         finally:

@@ -65,7 +65,8 @@ class DocumentRecord:
 
     ``facts`` is recomputed by the store from what was written (the number of facts
     that carry a provenance of ``doc_id``); ``ingested_at`` is ISO-8601 UTC and set by
-    the store when empty.
+    the store when empty. ``text`` is the document's text as ingested (``""`` when it was
+    not kept): answers read and cite its sentences, not only those a fact came from.
 
     >>> DocumentRecord("d1", "a.txt", "sha256:00").facts
     0
@@ -76,6 +77,7 @@ class DocumentRecord:
     content_hash: str
     facts: int = 0
     ingested_at: str = ""
+    text: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,12 @@ def document_to_dict(d: DocumentRecord) -> dict[str, Any]:
 def document_from_dict(d: dict[str, Any]) -> DocumentRecord:
     """Inverse of :func:`document_to_dict`.
 
-    >>> r = DocumentRecord("d1", "a.txt", "sha256:00", 2, "2026-01-01T00:00:00Z")
+    >>> r = DocumentRecord("d1", "a.txt", "sha256:00", 2, "2026-01-01T00:00:00Z", "Ada was born in Oslo.")
     >>> document_from_dict(document_to_dict(r)) == r
     True
     """
     return DocumentRecord(str(d["doc_id"]), str(d["source"]), str(d["content_hash"]), int(d["facts"]),
-                          str(d["ingested_at"]))
+                          str(d["ingested_at"]), str(d.get("text") or ""))
 
 
 def run_to_dict(r: RunRecord) -> dict[str, Any]:

@@ -59,6 +59,27 @@ def KnowledgeGraphLoad(path: Path) -> str:
     return canonical_dump(kgllm.KnowledgeGraph.load(path).store)
 
 
+def test_documents_keep_their_text_and_files_without_the_column_gain_it_on_first_write(tmp_path):
+    path = tmp_path / "g.sqlite"
+    store = MemoryStore.open(path, create=True)
+    text = "Ilse Varga founded a bakery in Pernik. It closed in 1999."
+    store.ingest_document(DocumentRecord("d1", "a.txt", "sha256:1", text=text), doc_delta("d1", 1))
+    store.close()
+    assert MemoryStore.open(path).document("d1").text == text
+    # A file written before documents kept their text: the column is missing.
+    con = sqlite3.connect(path)
+    con.executescript("ALTER TABLE documents DROP COLUMN text;")
+    con.close()
+    old = MemoryStore.open(path)
+    assert old.document("d1").text == ""                        # read as "", and reading wrote nothing
+    con = sqlite3.connect(path)
+    assert "text" not in {row[1] for row in con.execute("PRAGMA table_info(documents)")}
+    con.close()
+    old.ingest_document(DocumentRecord("d2", "b.txt", "sha256:2", text="Pernik lies on a river."), doc_delta("d2", 1))
+    again = MemoryStore.open(path)
+    assert again.document("d2").text == "Pernik lies on a river." and again.document("d1").text == ""
+
+
 def test_a_write_commits_only_its_rows(tmp_path):
     store = MemoryStore.open(tmp_path / "g.sqlite", create=True)
     for d in range(20):

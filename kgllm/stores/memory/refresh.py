@@ -14,7 +14,7 @@ import json
 
 from kgllm.stores.ledger import document_from_dict, run_from_dict
 from kgllm.stores.memory.graph import NxGraph
-from kgllm.stores.memory.sqlite import SqliteFile, merge_from_record
+from kgllm.stores.memory.sqlite import DOCUMENT_COLUMNS, SqliteFile, merge_from_record
 from kgllm.types import Provenance
 
 __all__ = ["catch_up"]
@@ -39,7 +39,7 @@ def catch_up(db: SqliteFile, graph: NxGraph, revision: int) -> int | None:
             s, o, fid = json.loads(raw)
             facts[(s, o, fid)] = db.row("SELECT r, c, p FROM facts WHERE id = ?", fid)
         merges = db.rows("SELECT record FROM merges ORDER BY seq") if "m" in by_kind else None
-        docs = {d: db.row("SELECT doc_id, source, content_hash, facts, ingested_at FROM documents WHERE doc_id = ?", d)
+        docs = {d: db.row(f"SELECT {db.document_columns} FROM documents WHERE doc_id = ?", d)
                 for d in by_kind.get("d", ())}
         runs = [db.row("SELECT record FROM runs WHERE run_id = ?", r) for r in by_kind.get("r", ())]
     g = graph.g
@@ -67,8 +67,7 @@ def catch_up(db: SqliteFile, graph: NxGraph, revision: int) -> int | None:
             graph.canonical[m.alias] = m.canonical
             graph.record_merge(m, undo)
     for doc_id, row in docs.items():
-        fields = ("doc_id", "source", "content_hash", "facts", "ingested_at")
-        graph.put_document(document_from_dict(dict(zip(fields, row))) if row else None, doc_id)
+        graph.put_document(document_from_dict(dict(zip(DOCUMENT_COLUMNS.split(", "), row))) if row else None, doc_id)
     for row in runs:
         if row is not None:
             graph.put_run(run_from_dict(json.loads(row[0])))

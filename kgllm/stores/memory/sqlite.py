@@ -55,6 +55,9 @@ MAGIC = b"SQLite format 3\x00"
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 """Suffixes that make a new graph file a SQLite store (``.json`` / ``.json.gz`` stay JSON)."""
 
+DOCUMENT_COLUMNS = "doc_id, source, content_hash, facts, ingested_at, text"
+"""The columns of the ``documents`` table, in the order :class:`~kgllm.stores.ledger.DocumentRecord` lists them."""
+
 CHANGES_KEPT = 10_000
 """Writes whose changed keys the ``changes`` table keeps, so a reader catches up by reading only those rows."""
 
@@ -66,7 +69,7 @@ CREATE TABLE IF NOT EXISTS facts(id TEXT PRIMARY KEY, s TEXT NOT NULL, o TEXT NO
                                  c REAL NOT NULL, p TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS merges(alias TEXT PRIMARY KEY, seq INTEGER NOT NULL, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents(doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, content_hash TEXT NOT NULL,
-                                     facts INTEGER NOT NULL, ingested_at TEXT NOT NULL);
+                                     facts INTEGER NOT NULL, ingested_at TEXT NOT NULL, text TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS runs(run_id TEXT PRIMARY KEY, job TEXT NOT NULL, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS changes(revision INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS changes_revision ON changes(revision);
@@ -158,6 +161,9 @@ class SqliteFile:
                     self._con.executemany("INSERT INTO meta VALUES (?, ?)", [
                         ("format", FORMAT_NAME), ("version", str(FORMAT_VERSION)), ("revision", "0")])
             self._con.execute("PRAGMA synchronous=NORMAL")  # WAL: durable against process crashes
+            #: whether the documents table has its ``text`` column (a file written before documents kept their
+            #: text has not: it reads as "" and is added by the first write, so reading never writes)
+            self.has_text = "text" in {row[1] for row in self._con.execute("PRAGMA table_info(documents)")}
             meta = dict(self._con.execute("SELECT key, value FROM meta").fetchall())
             if meta.get("format") != FORMAT_NAME:
                 raise InputError(f"{self.path}: not a kgllm graph file (missing format {FORMAT_NAME!r})")
@@ -213,6 +219,11 @@ class SqliteFile:
                 raise StoreError(f"{self.path}: commit failed, nothing was written: {exc}") from exc
 
     # --------------------------------------------------------------- reading
+    @property
+    def document_columns(self) -> str:
+        """The ``documents`` columns to select, in :data:`DOCUMENT_COLUMNS` order (``''`` for a missing text)."""
+        return DOCUMENT_COLUMNS if self.has_text else DOCUMENT_COLUMNS.replace(", text", ", ''")
+
     def load(self, graph: NxGraph) -> int:
         """Read the whole file into the empty ``graph`` (one consistent snapshot); returns its revision."""
         with self._mutex:
@@ -233,9 +244,8 @@ class SqliteFile:
                     graph.canonical[m.alias] = m.canonical
                     graph.record_merge(m, undo)
                 for row in self._con.execute(
-                        "SELECT doc_id, source, content_hash, facts, ingested_at FROM documents ORDER BY doc_id"):
-                    graph.put_document(document_from_dict(dict(zip(
-                        ("doc_id", "source", "content_hash", "facts", "ingested_at"), row))))
+                        f"SELECT {self.document_columns} FROM documents ORDER BY doc_id"):
+                    graph.put_document(document_from_dict(dict(zip(DOCUMENT_COLUMNS.split(", "), row))))
                 for (record,) in self._con.execute("SELECT record FROM runs ORDER BY rowid"):
                     graph.put_run(run_from_dict(json.loads(record)))
             except (KeyError, TypeError, ValueError, sqlite3.DatabaseError) as exc:
@@ -313,9 +323,13 @@ class SqliteFile:
         for doc_id in sorted(journal.documents):
             d = graph.documents.get(doc_id)
             con.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+            if d is not None and not self.has_text:  # inside the write transaction: another writer may have added it
+                if "text" not in {row[1] for row in con.execute("PRAGMA table_info(documents)")}:
+                    con.execute("ALTER TABLE documents ADD COLUMN text TEXT NOT NULL DEFAULT ''")
+                self.has_text = True
             if d is not None:
-                con.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
-                            (d.doc_id, d.source, d.content_hash, d.facts, d.ingested_at))
+                con.execute(f"INSERT INTO documents({DOCUMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                            (d.doc_id, d.source, d.content_hash, d.facts, d.ingested_at, d.text))
         for run_id in sorted(journal.runs):
             self._write_run(graph.runs[run_id])
         con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")

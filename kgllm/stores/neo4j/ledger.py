@@ -1,6 +1,6 @@
 """The Neo4j store's ledger: document nodes written in the same transaction as their facts, runs, locks.
 
-* ``KgllmDocument {doc_id, source, content_hash, facts, ingested_at}``: one per ingested
+* ``KgllmDocument {doc_id, source, content_hash, facts, ingested_at, text}``: one per ingested
   document, written by :meth:`LedgerWrites.ingest_documents` in the transaction that
   retracts the document's old facts and writes its new ones (a crash leaves both or neither);
 * ``KgllmRun {run_id, job, started_at, record}``: one per job run (``record`` is JSON);
@@ -38,7 +38,7 @@ from kgllm.types import GraphDelta, fact_id
 __all__ = ["LedgerWrites"]
 
 _DOC_FIELDS = "d.doc_id AS doc_id, d.source AS source, d.content_hash AS content_hash, d.facts AS facts, " \
-              "d.ingested_at AS ingested_at"
+              "d.ingested_at AS ingested_at, coalesce(d.text, '') AS text"
 
 
 class LedgerWrites(Writes):
@@ -185,10 +185,10 @@ def _ingest_tx(tx: Any, records: Sequence[DocumentRecord], delta: GraphDelta) ->
         ids = {fact_id(merging.follow_merges(final, x.subject), x.relation, merging.follow_merges(final, x.object))
                for x in delta.facts if any(pv.doc_id == r.doc_id for pv in x.provenance)}
         rows.append({"doc_id": r.doc_id, "source": r.source, "content_hash": r.content_hash, "facts": len(ids),
-                     "ingested_at": r.ingested_at or now})
+                     "ingested_at": r.ingested_at or now, "text": r.text})
     tx.run(f"UNWIND $rows AS row MERGE (d:{DOCUMENT_LABEL} {{doc_id: row.doc_id}}) "
            "SET d.source = row.source, d.content_hash = row.content_hash, d.facts = row.facts, "
-           "d.ingested_at = row.ingested_at", rows=rows).consume()
+           "d.ingested_at = row.ingested_at, d.text = row.text", rows=rows).consume()
     bump_revision(tx)
     return UpsertResult(added_e + e, f, p, applied)
 

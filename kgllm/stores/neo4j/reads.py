@@ -242,7 +242,7 @@ class Reads(Connection):
             ],
             "documents": self._read("list documents", f"MATCH (d:{DOCUMENT_LABEL}) RETURN d.doc_id AS doc_id, "
                                     "d.source AS source, d.content_hash AS content_hash, d.facts AS facts, "
-                                    "d.ingested_at AS ingested_at ORDER BY d.doc_id"),
+                                    "d.ingested_at AS ingested_at, coalesce(d.text, '') AS text ORDER BY d.doc_id"),
             "runs": [json.loads(r["rec"]) for r in self._read(
                 "list runs", f"MATCH (r:{RUN_LABEL}) RETURN r.record AS rec ORDER BY r.started_at, r.run_id")],
         }
