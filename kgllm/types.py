@@ -18,6 +18,8 @@ True
 'marie curie --born_in--> warsaw'
 >>> f.as_line({"marie curie": "Marie Curie", "warsaw": "Warsaw"})
 'Marie Curie --born_in--> Warsaw'
+>>> f.named({"marie curie": "Marie Curie", "warsaw": "Warsaw"}).as_line()
+'Marie Curie --born_in--> Warsaw'
 """
 
 from __future__ import annotations
@@ -157,13 +159,19 @@ class Provenance:
 
 @dataclass(frozen=True, slots=True)
 class Fact:
-    """A directed, labelled edge ``subject --relation--> object`` between entity ids."""
+    """A directed, labelled edge ``subject --relation--> object`` between entity ids.
+
+    ``names`` optionally carries the subject's and object's names as written (``("Marie Curie", "Warsaw")``), for
+    display only: it is not part of the fact's identity (equality, hash, :attr:`id`). Facts an
+    :class:`Answer` cites carry them, so :meth:`as_line` prints what :meth:`Answer.cite` prints.
+    """
 
     subject: str
     relation: str
     object: str
     confidence: float = 1.0
     provenance: tuple[Provenance, ...] = ()
+    names: tuple[str, str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:
@@ -171,9 +179,26 @@ class Fact:
         return fact_id(self.subject, self.relation, self.object)
 
     def as_line(self, names: Mapping[str, str] | None = None) -> str:
-        """Human-readable one-line form; ``names`` maps entity ids to the names shown (default: the ids)."""
+        """Human-readable one-line form: ``subject --relation--> object``.
+
+        Each end is shown by the name ``names`` maps its id to, else the name the fact carries
+        (:meth:`named`), else its id.
+
+        >>> Fact("ada lindqvist", "born_in", "tromsø", names=("Ada Lindqvist", "Tromsø")).as_line()
+        'Ada Lindqvist --born_in--> Tromsø'
+        >>> Fact("ada lindqvist", "born_in", "tromsø").as_line()
+        'ada lindqvist --born_in--> tromsø'
+        """
+        own = self.names or (self.subject, self.object)
         names = names or {}
-        return f"{names.get(self.subject, self.subject)} --{self.relation}--> {names.get(self.object, self.object)}"
+        return f"{names.get(self.subject, own[0])} --{self.relation}--> {names.get(self.object, own[1])}"
+
+    def named(self, names: Mapping[str, str]) -> "Fact":
+        """This fact carrying its ends' names as written (looked up in ``names``, an id -> name map; an id
+        missing there keeps the name the fact had, else the id)."""
+        own = self.names or (self.subject, self.object)
+        pair = (names.get(self.subject) or own[0], names.get(self.object) or own[1])
+        return self if pair == self.names else replace(self, names=pair)
 
     def with_provenance(self, provenance: Iterable[Provenance]) -> "Fact":
         return replace(self, provenance=tuple(provenance))
@@ -300,6 +325,11 @@ class Answer:
     subgraph: Subgraph | None = field(default=None, repr=False)
     generated: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.subgraph is not None and self.facts:  # cited facts show names as written, as cite() does
+            names = self.subgraph.names()
+            self.facts = [f.named(names) for f in self.facts]
+
     @classmethod
     def unsupported(cls, question: str, why: str, subgraph: Subgraph | None = None) -> "Answer":
         """An answer saying the graph does not support one, and why.
@@ -314,7 +344,7 @@ class Answer:
         names = self.subgraph.names() if self.subgraph is not None else {}
         lines = [self.text]
         for i, fact in enumerate(self.facts, 1):
-            lines.append(f"  [{i}] {fact.as_line(names)}")
+            lines.append(f"  [{i}] {fact.named(names).as_line()}")
             for p in fact.provenance:
                 where = f"{p.doc_id}" + (f":{p.start}-{p.end}" if p.start >= 0 else "")
                 quote = f' "{p.sentence}"' if p.sentence else ""

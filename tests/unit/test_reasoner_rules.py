@@ -73,8 +73,8 @@ def test_a_custom_rule_file_derives_a_relation_and_cites_the_source(tmp_path: Pa
     assert not any(f.relation == "reports_to" for f in plain.facts)
     ans = Reasoner(store, llm=None, config=ReasonerConfig(rules=[str(rules)])).ask("Who does Per Holm report to?")
     assert ans.supported and ans.text == "Oda Vestre"
-    assert [f.as_line() for f in ans.facts] == ["per holm --reports_to--> oda vestre",
-                                                "oda vestre --manages--> per holm"]
+    assert [f.as_line() for f in ans.facts] == ["Per Holm --reports_to--> Oda Vestre",   # names as cite() shows
+                                                "Oda Vestre --manages--> Per Holm"]
     assert ans.sources[0].sentence == "Oda Vestre manages Per Holm."
 
 
