@@ -43,9 +43,10 @@ from typing import Any, Iterator, Sequence
 from kgllm.errors import InputError
 from kgllm.extract.base import ExtractionResult, SkippedDocument
 from kgllm.extract.chunk import chunk_document
-from kgllm.extract.coref import DocState, Referents, noun_gender
-from kgllm.extract.mentions import Mention, SentenceMentions
+from kgllm.extract.coref import DocState, noun_gender
+from kgllm.extract.mentions import Mention
 from kgllm.extract.patterns import SentencePatterns, relation_name
+from kgllm.extract.reading import read_sentences
 from kgllm.progress import progress as track_progress
 from kgllm.types import Chunk, Document, Entity, Fact, Provenance, entity_id
 
@@ -180,29 +181,29 @@ class RuleExtractor:
 def _read_document(doc_id: str, chunks: list[Chunk], parsed: list[Any], extractor: str,
                    genders: bool = False) -> tuple[list[Mention], list[Fact]] | SkippedDocument:
     """Mentions and facts of one document's sentences, or why the document was skipped."""
-    state = DocState()
     used: list[Mention] = []
     facts: list[Fact] = []
     provs: list[Provenance] = []
-    for chunk, sdoc in zip(chunks, parsed):
-        try:
-            if isinstance(sdoc, Exception):
-                raise sdoc
-            refs = Referents(SentenceMentions(sdoc, chunk), state)
+    state: DocState | None = None
+    at = 0  # the chunk being read (for the report when one fails)
+    try:
+        for reading in read_sentences(chunks, parsed):
+            chunk, refs = reading.chunk, reading.refs
+            at, state = chunk.index, refs.state
             found = SentencePatterns(refs).run()
-        except Exception as exc:  # noqa: BLE001 - never fatal: the whole document is reported instead
-            return SkippedDocument(doc_id, chunk.index, _describe(exc))
-        prov = Provenance(doc_id, chunk.index, chunk.start, chunk.end, extractor, chunk.text)
-        provs.append(prov)
-        used.extend(refs.local)
-        for s, rel, o, conf in found:
-            used.extend((s, o))
-            facts.append(Fact(s.id, rel, o.id, conf, (prov,)))
-            gender = noun_gender(rel)
-            if gender is not None:
-                state.learn_gender(s if rel.lower().endswith("_of") else o, gender, strong=True)
-        state.history.extend(refs.local)
-    if genders:
+            prov = Provenance(doc_id, chunk.index, chunk.start, chunk.end, extractor, chunk.text)
+            provs.append(prov)
+            used.extend(refs.local)
+            for s, rel, o, conf in found:
+                used.extend((s, o))
+                facts.append(Fact(s.id, rel, o.id, conf, (prov,)))
+                gender = noun_gender(rel)
+                if gender is not None:
+                    state.learn_gender(s if rel.lower().endswith("_of") else o, gender, strong=True)
+            at = chunk.index + 1
+    except Exception as exc:  # noqa: BLE001 - never fatal: the whole document is reported instead
+        return SkippedDocument(doc_id, chunks[min(at, len(chunks) - 1)].index if chunks else -1, _describe(exc))
+    if genders and state is not None:
         for eid, gender in state.gender.items():
             facts.append(Fact(eid, "gender", gender, 0.6, (provs[min(state.evidence.get(eid, 0), len(provs) - 1)],)))
     return used, facts
