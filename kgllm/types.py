@@ -42,6 +42,7 @@ __all__ = [
     "Subgraph",
     "Answer",
     "NOT_SUPPORTED",
+    "NOT_STATED",
     "entity_id",
     "fact_id",
     "unique_sources",
@@ -49,6 +50,8 @@ __all__ = [
 
 #: Opening words of every answer the graph does not support.
 NOT_SUPPORTED = "The graph does not support an answer"
+#: Opening words of an answer the documents do not state (the graph holds their text).
+NOT_STATED = "The text does not say"
 
 _SPACE = re.compile(r"\s+")
 
@@ -308,8 +311,9 @@ def unique_sources(facts: Iterable[Fact]) -> list[Provenance]:
 class Answer:
     """The reasoner's answer, with the facts and source sentences it rests on.
 
-    ``supported`` is False when the graph held nothing relevant: ``text`` then
-    says so instead of guessing. ``generated`` is the language model's own
+    ``supported`` is False when the graph (or the text it was built from) does not
+    state an answer: ``text`` then says so instead of guessing, ``reasons`` says why,
+    and ``facts`` holds the closest facts found, if any. ``generated`` is the language model's own
     completion for the question (None when no model was asked): ``text`` is that
     completion when it names the answer the graph supports, else the graph's
     answer (the entity's name as written).
@@ -324,6 +328,7 @@ class Answer:
     confidence: float = 0.0
     subgraph: Subgraph | None = field(default=None, repr=False)
     generated: str | None = None
+    reasons: tuple[str, ...] = ()  # why the answer is not supported (empty when it is)
 
     def __post_init__(self) -> None:
         if self.subgraph is not None and self.facts:  # cited facts show names as written, as cite() does
@@ -343,6 +348,8 @@ class Answer:
         """Render the answer with numbered facts (entity names as written) and their source sentences."""
         names = self.subgraph.names() if self.subgraph is not None else {}
         lines = [self.text]
+        if self.facts and not self.supported:
+            lines.append("  closest facts found (they do not answer the question):")
         for i, fact in enumerate(self.facts, 1):
             lines.append(f"  [{i}] {fact.named(names).as_line()}")
             for p in fact.provenance:

@@ -1,19 +1,28 @@
-"""Question -> retrieved subgraph -> grounded, cited :class:`~kgllm.types.Answer`.
+"""Question -> grounded, cited :class:`~kgllm.types.Answer`: the one answer pipeline of kgllm.
 
-The graph proposes, the language model chooses and words: retrieval ranks
-candidate answer entities by the relation paths that reach them; the LM reads
-the numbered facts and picks one of the top candidates by constrained decoding
-(or, with an LM that cannot, writes an answer that is accepted only when it names
-one of them and claims nothing the cited facts do not hold, see
-:mod:`kgllm.reason.faithful`); otherwise the best-supported candidate is returned.
-``confidence`` is the softmax share of the relation paths reaching the answer
-(:func:`path_confidence`). Every
-answer carries the facts of the path that supports it and their source
-sentences, entities shown by their names as written; the model's own completion
-is kept apart (:attr:`~kgllm.types.Answer.generated`). When no entity of the
-question is in the graph, or no path leads anywhere, the answer says the graph
-does not support one. Naming how two entities relate lives in
-:mod:`kgllm.reason.relations`.
+Every entry point (the library, ``kgllm ask``, the explorer, the evaluations) asks through
+:meth:`Reasoner.ask_many`, which runs each question through the same steps:
+
+1. **analysis** (:mod:`kgllm.reason.analysis`): the entities it names, the relation it asks
+   (its predicate), the kind of answer (a hard constraint), its qualifiers; a yes/no question
+   and a question nested in a relative clause ("the company that owns X") are read as such;
+2. **evidence**: relation paths from the named entities through the graph
+   (:class:`~kgllm.retrieve.subgraph.Retriever`) and, when the graph keeps its documents' text,
+   the sentences that speak about those entities (:class:`~kgllm.reason.reader.DocumentReader`);
+3. **candidates**: the end entities of the best paths, and the answer spans the sentences hold;
+4. **support** (:mod:`kgllm.reason.support`): an answer read from text is supported only when a
+   cited sentence names the question's entity, states the asked relation and holds the answer,
+   of the asked kind, in the roles the question gives them; a fact of a knowledge base (no
+   sentence) is its own statement, supported by the relation path that reaches it;
+5. **choice**: the best supported candidate; with a language model, the model picks among the
+   top candidates by constrained decoding only when the graph is unsure (see
+   :class:`ReasonerConfig`), and its own wording is kept only when every claim in it is in the
+   evidence (:mod:`kgllm.reason.faithful`);
+6. **answer**: the text, the facts and sentences it rests on, ``supported``, ``confidence``; or,
+   when nothing states an answer, ``supported=False``, the reason, and the closest facts found
+   ("The text does not say: ...").
+
+Naming how two entities relate lives in :mod:`kgllm.reason.relations`.
 
 Examples
 --------
@@ -44,12 +53,18 @@ from typing import Any, Callable, Iterable, Sequence
 from kgllm.errors import ConfigError, InputError
 from kgllm.lm import Generator, resolve_llm
 from kgllm.progress import progress as track_progress
-from kgllm.reason.closed import closed_answer
+from kgllm.reason.analysis import analyse_question, nested_parts
+from kgllm.reason.answers import chained, closest_facts, from_candidate, not_stated, yes_no
+from kgllm.reason.closed import AUXILIARIES, closed_answer
+from kgllm.reason.reader import DocumentReader
+from kgllm.reason.support import normalize_answer
 from kgllm.reason.faithful import unsupported_claims
 from kgllm.reason.prompts import answer_prompt, choice_prompt
 from kgllm.reason.relations import RelationPlan, derived_answer, finish_relation_plans, related_pair, relation_plan
 from kgllm.reason.rules import RuleSet
+from kgllm.retrieve.answer_type import NOUN_KIND
 from kgllm.retrieve.context import build_context
+from kgllm.retrieve.link import store_revision, tokenize
 from kgllm.retrieve.rank import rank_answers
 from kgllm.retrieve.subgraph import Retriever
 from kgllm.stores.base import GraphStore
@@ -83,6 +98,8 @@ class ReasonerConfig:
     ``graphs/rules/``, anything else a path) applied when a question asks a relation the retrieved paths
     lack, or the graph finds no answer: the answer is a derived fact, citing the facts it rests on.
     "How is A related to B?" tries them first on a family path. Default none: answers are the graph's own.
+    ``text_choice_margin``: answers read from text are offered to the model's choice when they are supported and
+    score within this of the best (up to ``llm_choices`` of them); otherwise the best one is the answer.
     """
 
     llm_choices: int = 2
@@ -93,6 +110,7 @@ class ReasonerConfig:
     min_confidence: float = 0.0
     constrained: bool = True
     rules: Sequence[str] = field(default_factory=tuple)
+    text_choice_margin: float = 0.2
 
     def __post_init__(self) -> None:
         for name in ("llm_choices", "context_tokens", "max_new_tokens"):
@@ -129,6 +147,10 @@ class Reasoner:
         self.retriever = retriever or Retriever(store)
         self.config = config or ReasonerConfig()
         self.rules: RuleSet | None = RuleSet.load(*self.config.rules) if self.config.rules else None
+        self.reader = DocumentReader(store, embedder=getattr(self.retriever, "embedder", None)
+                                     if retriever is not None else None)
+        self._texts: bool | None = None
+        self._texts_revision: Any = None
 
     def ask(self, question: str, on_token: Callable[[str], None] | None = None) -> Answer:
         """Answer one question (see :meth:`ask_many`).
@@ -150,49 +172,123 @@ class Reasoner:
         for q in questions:
             if not isinstance(q, str) or not q.strip():
                 raise InputError("empty question: nothing to answer")
-        if subgraphs is None:
-            subgraphs = [self.retriever.retrieve(q) for q in track_progress(questions, "questions", enabled=progress)]
-        elif len(subgraphs) != len(questions):
+        if subgraphs is not None and len(subgraphs) != len(questions):
             raise InputError(f"{len(subgraphs)} subgraphs for {len(questions)} questions: expected one per question")
         answers: list[Answer | None] = []
-        pending: list[tuple[int, Subgraph, list[tuple[str, float]], str]] = []
-        for i, (q, sub) in enumerate(zip(questions, subgraphs)):
-            ranked = rank_answers(sub)
-            closed = closed_answer(self.retriever, q)
-            derived = self._by_rules(q, sub) if self.rules is not None and closed is None else None
-            if derived is not None:  # the rules derive the relation asked, which no retrieved path holds
-                answers.append(derived)
-            elif closed is not None:  # yes/no, or a choice among entities the question names
-                if closed.supported and closed.text not in ("Yes", "No") and closed.subgraph is not None:
-                    closed.confidence = path_confidence(closed.subgraph, closed.entities[0], self.config.temperature)
-                answers.append(closed)
-            elif not sub.seeds:
-                answers.append(Answer.unsupported(q, "no entity of the question is in the graph", sub))
-            elif not ranked or not sub.facts:
-                answers.append(Answer.unsupported(q, "no relevant facts were found around "
-                                                  + ", ".join(sub.name(s) for s in sub.seeds), sub))
-            else:
-                answers.append(None)
-                context, _ = build_context(sub, max_tokens=self.config.context_tokens)
-                pending.append((i, sub, ranked, context))
-        texts: list[str | None] = [None] * len(pending)
-        picks: list[int | None] = [None] * len(pending)
+        pending: list[_Pending] = []
+        for i, q in enumerate(track_progress(questions, "questions", enabled=progress)):
+            ans, plan = self._answer(q, subgraphs[i] if subgraphs is not None else None)
+            answers.append(ans)
+            if plan is not None:
+                plan.index = i
+                pending.append(plan)
         if self.llm is not None and pending:
-            choose = getattr(self.llm, "choose", None) if self.config.constrained else None
-            if callable(choose):
-                options = [self._options(sub, ranked) for _, sub, ranked, _ in pending]
-                convs = [choice_prompt(questions[i], context, opts)
-                         for (i, _, _, context), opts in zip(pending, options)]
-                picks = list(choose(convs, options))
-            else:
-                convs = [answer_prompt(questions[i], context) for i, _, _, context in pending]
-                texts = list(self.llm.chat(convs, max_new_tokens=self.config.max_new_tokens))
-        for (i, sub, ranked, _), text, pick in zip(pending, texts, picks):
-            answers[i] = self._decide(questions[i], sub, ranked, text, pick)
+            self._with_model(questions, pending, answers)
+        for p in pending:
+            if answers[p.index] is None:  # no model: the graph's best candidate
+                answers[p.index] = self._decide(questions[p.index], p.sub, p.ranked, None, None) if p.sub \
+                    is not None else p.answers[0]
         done = [a for a in answers if a is not None]
         if on_token is not None and len(done) == 1:  # only checked text is shown
             on_token(done[0].text)
         return done
+
+    def _answer(self, question: str, sub: Subgraph | None = None, depth: int = 0
+                ) -> tuple[Answer | None, _Pending | None]:
+        """One question through the pipeline (see the module docstring): the answer, and what the language
+        model may still choose among or word (None when it has nothing to do)."""
+        texts = self._has_texts()
+        analysis = analyse_question(question, self.retriever.linker, limit=4) if texts else None
+        yes_no_question = bool(tokenize(question)[:1]) and tokenize(question)[0] in AUXILIARIES
+        cands: list[Any] = []
+        if analysis is not None:  # the documents' sentences first: an answer must be stated there
+            if yes_no_question:
+                checked = yes_no(question, analysis, self.reader, sub or Subgraph(seeds=analysis.seed_ids))
+                if checked is not None:
+                    return checked, None
+            parts = nested_parts(question) if depth < 2 else None
+            if parts is not None:
+                inner, _ = self._answer(parts[0], None, depth + 1)
+                if inner is not None and inner.supported:
+                    resolved = parts[1].format(inner.text)
+                    outer, _ = self._answer(resolved, None, depth + 1)
+                    if outer is not None:
+                        return chained(question, resolved, inner, outer), None
+            cands = self.reader.candidates(analysis)
+            good = [c for c in cands if c.supported]
+            climb = next((c for c in cands if (c.supported or c.nearly) and c.fitness < 2), None) \
+                if depth < 2 and _asks_place_level(analysis) and (not good or good[0].fitness < 2) else None
+            if climb is not None:  # "which country": the text names a place; which country is that place in?
+                resolved = f"In which {sorted(analysis.want.nouns)[0]} is {climb.text}?"
+                outer, _ = self._answer(resolved, None, depth + 1)
+                if outer is not None and outer.supported:
+                    first = from_candidate(question, climb, self.store, Subgraph(seeds=analysis.seed_ids))
+                    return chained(question, resolved, first, outer), None
+            if good:
+                options = [c for c in good if c.score >= good[0].score - self.config.text_choice_margin]
+                options = list({normalize_answer(c.text): c for c in reversed(options)}.values())[::-1]
+                made = [from_candidate(question, c, self.store, sub or Subgraph(seeds=analysis.seed_ids), good)
+                        for c in options[: self.config.llm_choices]]
+                return made[0], _Pending(answers=made, context=_sentences(made))
+        if sub is None:
+            sub = self.retriever.retrieve(question)
+        closed = closed_answer(self.retriever, question) if not (texts and yes_no_question) else None
+        derived = self._by_rules(question, sub) if self.rules is not None and closed is None else None
+        if derived is not None:  # the rules derive the relation asked, which no retrieved path holds
+            return derived, None
+        if closed is not None:  # yes/no, or a choice among entities the question names
+            if closed.supported and closed.text not in ("Yes", "No") and closed.subgraph is not None:
+                closed.confidence = path_confidence(closed.subgraph, closed.entities[0], self.config.temperature)
+            return closed, None
+        ranked = rank_answers(sub)
+        best = _best_path(sub.paths, ranked[0][0]) if ranked else None
+        if not sub.seeds:
+            return Answer.unsupported(question, "no entity of the question is in the graph", sub), None
+        if ranked and sub.facts and (not texts or (best is not None and not _from_text(best.facts))):
+            context, _ = build_context(sub, max_tokens=self.config.context_tokens)
+            return None, _Pending(sub=sub, ranked=ranked, context=context)
+        if analysis is not None:
+            why = _why_not(analysis, cands, sub)
+            return not_stated(question, why, cands, sub, closest_facts(cands, sub)), None
+        return Answer.unsupported(question, "no relevant facts were found around "
+                                  + ", ".join(sub.name(s) for s in sub.seeds), sub), None
+
+    def _with_model(self, questions: Sequence[str], pending: list[_Pending], answers: list[Answer | None]) -> None:
+        """The language model's part: it chooses among the top candidates (constrained decoding) where the
+        graph or the text offers more than one, or words the answer; every model call is one batch."""
+        choose = getattr(self.llm, "choose", None) if self.config.constrained else None
+        graph = [p for p in pending if p.sub is not None]
+        text = [p for p in pending if p.sub is None]
+        if callable(choose):
+            options = [self._options(p.sub, p.ranked) for p in graph]
+            asks = [(p, opts) for p, opts in zip(graph, options)]
+            asks += [(p, [a.text for a in p.answers]) for p in text if len(p.answers) > 1]
+            convs = [choice_prompt(questions[p.index], p.context, opts) for p, opts in asks]
+            picks = list(choose(convs, [opts for _, opts in asks])) if asks else []
+            for (p, opts), pick in zip(asks, picks):
+                if p.sub is not None:
+                    answers[p.index] = self._decide(questions[p.index], p.sub, p.ranked, None, pick)
+                else:
+                    chosen = p.answers[pick] if pick is not None and 0 <= pick < len(p.answers) else p.answers[0]
+                    chosen.generated = chosen.text
+                    answers[p.index] = chosen
+            return
+        convs = [answer_prompt(questions[p.index], p.context) for p in pending]
+        said = list(self.llm.chat(convs, max_new_tokens=self.config.max_new_tokens))
+        for p, words in zip(pending, said):
+            if p.sub is not None:
+                answers[p.index] = self._decide(questions[p.index], p.sub, p.ranked, words, None)
+            else:
+                answers[p.index] = _worded(p.answers[0], words, questions[p.index])
+
+    def _has_texts(self) -> bool:
+        """Whether the store keeps the text of some document (then answers are read off sentences)."""
+        revision = store_revision(self.store)
+        if self._texts is None or revision != self._texts_revision:
+            documents = getattr(self.store, "documents", None)
+            self._texts = bool(callable(documents) and any(d.text for d in documents()))
+            self._texts_revision = revision
+        return self._texts
 
     def _options(self, sub: Subgraph, ranked: list[tuple[str, float]]) -> list[str]:
         """Names of the top ``llm_choices`` candidates, distinct, as the model may write them.
@@ -300,6 +396,60 @@ def _mentions(text: str, name: str) -> bool:
 def _names(sub: Subgraph, eid: str) -> list[str]:
     entity: Entity | None = sub.entities.get(eid)
     return [eid] if entity is None else [entity.name, *entity.aliases, eid]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What the language model may still do for one question: choose among graph candidates (``sub``,
+    ``ranked``) or among answers read from text (``answers``, best first), or word the answer."""
+
+    index: int = -1
+    sub: Subgraph | None = None
+    ranked: list[tuple[str, float]] = field(default_factory=list)
+    context: str = ""
+    answers: list[Answer] = field(default_factory=list)
+
+
+def _sentences(answers: Sequence[Answer]) -> str:
+    """The sentences the answers cite, numbered, for the model's prompt."""
+    lines = list(dict.fromkeys(p.sentence for a in answers for p in a.sources if p.sentence))
+    return "\n".join(f"[{i}] {line}" for i, line in enumerate(lines, 1))
+
+
+def _worded(answer: Answer, generated: str | None, question: str) -> Answer:
+    """``answer`` worded by the model when its wording names the answer and claims nothing the cited facts
+    and sentences do not hold; the model's words are kept in ``generated`` either way."""
+    text = " ".join(_FACT_NUMBER.sub("", generated or "").split())
+    answer.generated = generated
+    if text and _mentions(entity_id(text), entity_id(answer.text)) and not unsupported_claims(
+            text, answer.facts, answer.subgraph, question):
+        answer.text = text
+    return answer
+
+
+def _asks_place_level(analysis: Any) -> bool:
+    """Whether the question asks for a place of a named level ("which country", "in which district")."""
+    want = analysis.want
+    return bool(want is not None and want.nouns and "place" in want.kinds
+                and any(NOUN_KIND.get(n) == "place" for n in want.nouns))
+
+
+def _from_text(facts: Iterable[Any]) -> bool:
+    """Whether facts were read from sentences (then the sentences must state the answer)."""
+    return any(p.sentence for f in facts for p in f.provenance)
+
+
+def _why_not(analysis: Any, cands: Sequence[Any], sub: Subgraph) -> list[str]:
+    """Why no answer is supported, in words: the best candidate's reasons, or what was not found."""
+    names = ", ".join(sub.name(s) for s in analysis.seed_ids) or "the question's entities"
+    if not analysis.seeds:
+        return ["no entity of the question is in the graph"]
+    if not analysis.predicate:
+        return [f"the question's relation could not be read (about {names})"]
+    word = " ".join(analysis.predicate)
+    if not cands:
+        return [f"no sentence about {names} states {word!r}"]
+    return [f"{cands[0].text!r} was found, but {r}" for r in cands[0].reasons[:1]] + list(cands[0].reasons[1:])
 
 
 def _best_path(paths: Iterable[Path], end: str) -> Path | None:

@@ -42,9 +42,10 @@ LABEL_KIND = {"PERSON": "person", "ORG": "org", "GPE": "place", "LOC": "place", 
 #: Nouns that name a kind of answer ("which country" asks for a place).
 NOUN_KIND = {
     **dict.fromkeys("country nation state city town village place region province county continent island "
-                    "capital location birthplace homeland".split(), "place"),
+                    "capital location birthplace homeland district municipality suburb borough valley".split(), "place"),
     **dict.fromkeys("company firm organisation organization corporation business startup university college "
-                    "school team club band party agency institution".split(), "org"),
+                    "school team club band party agency institution group publisher manufacturer maker bank "
+                    "airline studio society association federation laboratory lab".split(), "org"),
     **dict.fromkeys("person man woman people".split(), "person"),
     **dict.fromkeys("year date day month decade century".split(), "date"),
     **dict.fromkeys("number amount".split(), "number"),

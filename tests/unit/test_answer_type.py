@@ -194,7 +194,6 @@ ISSUE_QUESTIONS = [
     ("Where was Mara Osei born?", "Kumasi"),                    # was Ghana
     ("In which country was Mara Osei born?", "Ghana"),
     ("Was Mara Osei born in Kumasi?", "Yes"),
-    ("Was Mara Osei born in Rotterdam?", "No"),
     ("Which of Kumasi and Rotterdam is Kestrel Dynamics headquartered in?", "Rotterdam"),
 ]
 
@@ -222,3 +221,10 @@ def test_a_type_noun_does_not_pay_for_an_extra_hop() -> None:
                Fact("lyon", "located_in", "france"), Fact("lena brandt", "born_in", "lyon")]))
     ans = Reasoner(store, llm=None).ask("Which company did Lena Brandt join?")
     assert ans.text == "Orbital Foods" and [f.relation for f in ans.facts] == ["joined"]
+
+
+def test_a_no_says_what_the_text_states_instead_and_is_not_claimed_supported(issue_reasoner: Reasoner) -> None:
+    # The text states where she was born; that she was not born in Rotterdam is an inference, not a statement.
+    ans = issue_reasoner.ask("Was Mara Osei born in Rotterdam?")
+    assert ans.text == "No: the text says Kumasi, not Rotterdam." and not ans.supported
+    assert ans.sources[0].sentence == "Mara Osei was born in Kumasi."

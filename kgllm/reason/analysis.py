@@ -1,0 +1,261 @@
+"""Question analysis: the entities a question names, the relation it asks, the kind of answer, qualifiers.
+
+:func:`analyse_question` reads a question once for the whole answer pipeline
+(:class:`~kgllm.reason.reasoner.Reasoner`):
+
+* ``seeds``: the graph entities it names (:class:`~kgllm.retrieve.link.EntityLinker`);
+* ``want``: the kind of answer asked (:func:`~kgllm.reason.support.question_type`: *when* a
+  date, *how many* a number, *who* a person or organisation, *where* a place, *which X* an X);
+* ``predicate``: the words that state the asked relation and must be stated by any sentence
+  that answers it -- the head of the question's relation words in its dependency parse ("Who
+  *founded* X", "Who is the managing *director* of X", "How *long* is X", "Where is X *from*");
+  ``context``: its other relation words ("managing"), which help rank but are not required;
+* ``qualifiers``: phrases that narrow the answer ("before joining X", "in 2004"): a sentence
+  that answers must say them too, and they are never the answer;
+* ``nested``: a relative clause on a noun ("the company that owns X") is a question of its
+  own, answered first (:func:`nested_parts`).
+
+Examples
+--------
+>>> a = analyse_question("Who founded Velmora Bikes in 1990?")
+>>> a.predicate, sorted(a.want.kinds), [(q.prep, q.text) for q in a.qualifiers]
+(('found',), ['org', 'person'], [('in', '1990')])
+>>> analyse_question("Who is the managing director of Velmora Bikes?").predicate
+('director',)
+>>> analyse_question("How long is the Sava canal?").predicate
+('long',)
+>>> analyse_question("Where is Ines Kobal from?").predicate
+('from',)
+>>> nested_parts("Where is the company that owns Velmora Bikes headquartered?")
+('which company owns Velmora Bikes', 'Where is {} headquartered?')
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from kgllm.reason.roles import question_roles
+from kgllm.reason.support import question_type
+from kgllm.retrieve.answer_type import NOUN_KIND, AnswerType, shape_kind
+from kgllm.retrieve.link import STOPWORDS, LinkedEntity, tokenize
+
+__all__ = ["Qualifier", "QuestionAnalysis", "analyse_question", "nested_parts", "parse"]
+
+_WH = frozenset({"who", "whom", "whose", "when", "where", "which", "what", "how", "why"})
+#: Adjectives of measure that state the relation in "how long/old/tall... is X".
+_MEASURES = frozenset("long old tall high far big large wide deep heavy early late".split())
+#: Prepositions that narrow an answer when their object is a name or a date ("before X", "in 2004").
+_QUALIFYING = frozenset("before after since until during in on at from by with for".split())
+#: Words that carry no relation of their own in a question.
+_LIGHT = frozenset("be have do get make take go come".split())
+_CONTENT_POS = frozenset({"VERB", "NOUN", "ADJ", "ADV"})  # names (PROPN) and numbers state no relation
+
+
+@functools.lru_cache(maxsize=4096)
+def parse(text: str) -> Any:
+    """The spaCy parse of a (short) text, cached: questions are parsed once."""
+    from kgllm.resources import get_nlp
+
+    return get_nlp()(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Qualifier:
+    """A phrase that narrows the answer: its preposition, its words, and the entity or date it names."""
+
+    prep: str
+    text: str
+    entity: str | None = None
+    date: str | None = None
+
+
+@dataclass(slots=True)
+class QuestionAnalysis:
+    """What :func:`analyse_question` read off a question (see the module docstring)."""
+
+    question: str
+    seeds: list[LinkedEntity] = field(default_factory=list)
+    want: AnswerType | None = None
+    predicate: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()
+    qualifiers: list[Qualifier] = field(default_factory=list)
+    type_noun: str = ""
+    wh_role: str = ""  # the answer's role: "agent" ("Who founded X?"), "patient" ("What did X found?"), ...
+    seed_role: str = ""  # the entity's role around the predicate ("patient" in "When was X founded?")
+    context_pos: tuple[tuple[str, str], ...] = ()  # the other relation words with their part of speech
+
+    @property
+    def seed_ids(self) -> list[str]:
+        """Ids of the linked entities, best first."""
+        return [le.entity_id for le in self.seeds]
+
+    @property
+    def excluded(self) -> set[str]:
+        """Entity ids that are never the answer: those the question names."""
+        return set(self.seed_ids) | {q.entity for q in self.qualifiers if q.entity}
+
+
+def _entity_tokens(doc: Any, seeds: Sequence[LinkedEntity]) -> dict[int, str]:
+    """spaCy token index -> the id of the linked entity it belongs to (mentions matched word by word)."""
+    words = [tokenize(t.text) for t in doc]
+    out: dict[int, str] = {}
+    for le in seeds:
+        target = le.mention.split()
+        for i in range(len(doc)):
+            j, k, got = i, 0, []
+            while j < len(doc) and k < len(target):
+                w = words[j]
+                if not w:
+                    j += 1
+                    continue
+                if target[k:k + len(w)] != w:
+                    break
+                got.append(j)
+                k += len(w)
+                j += 1
+            if k == len(target) and got:
+                for g in got:
+                    out.setdefault(g, le.entity_id)
+    return out
+
+
+def _depth(tok: Any) -> int:
+    d = 0
+    while tok.head.i != tok.i and d < 50:
+        tok, d = tok.head, d + 1
+    return d
+
+
+def analyse_question(question: str, linker: Any = None, seeds: Sequence[LinkedEntity] | None = None,
+                     limit: int = 3) -> QuestionAnalysis:
+    """Read ``question`` (see the module docstring).
+
+    ``linker``: an :class:`~kgllm.retrieve.link.EntityLinker` (or anything with ``link(text, limit)``);
+    ``seeds``: already linked entities (then the linker is not called). Without either, the
+    question names no entity (the relation and kind are still read).
+    """
+    if seeds is None:
+        seeds = linker.link(question, limit=limit) if linker is not None else []
+    seeds = _named(question, list(seeds))
+    doc = parse(question)
+    ent_of = _entity_tokens(doc, seeds)
+    want = question_type(question)
+    quals: list[Qualifier] = []
+    skip: set[int] = set(ent_of)
+    type_noun = ""
+    phrases: list[tuple[Any, Any, str | None, str | None]] = []  # (preposition, its object's span, entity, date)
+    for tok in doc:
+        low = tok.lower_
+        if low in _WH:
+            skip.add(tok.i)
+            nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+            if low in ("which", "what") and nxt is not None and nxt.pos_ in ("NOUN", "PROPN") \
+                    and nxt.i not in ent_of:
+                skip.add(nxt.i)  # "which company": the answer's type, not a relation
+                type_noun = nxt.lemma_.lower()
+            if low == "how" and nxt is not None and nxt.lower_ in ("many", "much"):
+                skip.add(nxt.i)
+        if tok.dep_ == "prep" and low in _QUALIFYING:
+            objs = [c for c in tok.children if c.dep_ == "pobj"]
+            if objs and objs[0].lower_ not in _WH:
+                span = doc[objs[0].left_edge.i: objs[0].right_edge.i + 1]
+                ent = next((ent_of[t.i] for t in span if t.i in ent_of), None)
+                date = span.text if shape_kind(span.text) == "date" or any(
+                    t.ent_type_ == "DATE" for t in span) else None
+                phrases.append((tok, span, ent, date))
+    # the entity asked about is one named outside such phrases; a phrase naming another one, or a date, qualifies
+    inside = {e for _, _, e, _ in phrases if e}
+    main = [le for le in seeds if le.entity_id not in inside]
+    if seeds and not main:
+        main = [seeds[0]]
+    seeds = main + [le for le in seeds if le not in main]
+    for tok, span, ent, date in phrases:
+        if (ent and ent != seeds[0].entity_id) or (date and not ent):
+            quals.append(Qualifier(tok.lower_, span.text, ent, date))
+            skip.update(t.i for t in span)
+            skip.add(tok.i)
+    rel = [t for t in doc if t.i not in skip and t.pos_ in _CONTENT_POS and not t.is_punct and len(t.text) > 2
+           and t.lemma_.lower() not in _LIGHT and t.lower_ not in STOPWORDS and t.lower_ not in ("many", "much")]
+    rel += [t for t in doc if t.i not in skip and t.lower_ in _MEASURES and t not in rel]
+    predicate: tuple[str, ...] = ()
+    head = None
+    if rel:
+        head = min(rel, key=lambda t: (_depth(t), 0 if t.pos_ == "VERB" else 1, t.i))
+        predicate = (_lemma(head),)
+    else:  # "Where is X from?", "In which district is X?": the preposition states the relation
+        preps = [t for t in doc if t.pos_ == "ADP" and t.i not in skip and t.lower_ not in ("of",)]
+        if preps:
+            head = preps[-1]
+            predicate = (head.lower_,)
+    others = [t for t in rel if head is None or t.i != head.i]
+    context = tuple(dict.fromkeys(_lemma(t) for t in others if (_lemma(t),) != predicate))
+    context_pos = tuple(dict.fromkeys((_lemma(t), t.pos_) for t in others if (_lemma(t),) != predicate))
+    if want is not None and type_noun and not want.nouns:
+        want = AnswerType(want.kinds, want.tolerated, frozenset({type_noun}))
+    first = seeds[0].entity_id if seeds else None
+    seed_toks = {i for i, e in ent_of.items() if e == first}
+    seed_role, wh_role = question_roles(doc, head.i if head is not None else -1, seed_toks)
+    return QuestionAnalysis(question, seeds, want, predicate, context, quals, type_noun, wh_role, seed_role,
+                            context_pos)
+
+
+def _named(question: str, seeds: list[LinkedEntity]) -> list[LinkedEntity]:
+    """The linked entities a question names: in a question written with capitals, a mention must hold a word
+    written with a capital or a digit ("the company" names nothing, "Alpenbahn Nord" does)."""
+    words = [re.sub(r"['\u2019]s$", "", w) for w in re.findall(r"[^\W_]+(?:['\u2019\-.][^\W_]+)*", question)]
+    capital = {t for i, w in enumerate(words) if (w[0].isupper() and i > 0) or w[0].isdigit() for t in tokenize(w)}
+    if not capital:
+        return seeds
+    if words and words[0][0].isupper() and words[0].casefold() not in STOPWORDS and words[0].casefold() not in _WH:
+        capital.update(tokenize(words[0]))
+    return [le for le in seeds if any(t in capital for t in le.mention.split())] or []
+
+
+def _lemma(tok: Any) -> str:
+    """A token's lemma, lower case; a participle used as an adjective keeps its verb ("married" -> "marry")."""
+    lemma = tok.lemma_.lower()
+    if tok.tag_ == "VBN" or tok.pos_ in ("VERB", "AUX"):
+        return lemma
+    return lemma if tok.pos_ != "ADJ" else tok.lower_
+
+
+_RELATIVE = frozenset({"that", "who", "which", "whom"})
+
+
+def nested_parts(question: str) -> tuple[str, str] | None:
+    """A question with a relative clause on a noun, split: the inner question and the outer template.
+
+    The inner question asks which thing the clause describes ("which company owns X"); the
+    outer one is the question with that noun phrase replaced by ``{}`` (to be filled with the
+    inner answer's name). None when the question holds no such clause.
+
+    >>> nested_parts("Who is the spouse of the engineer who restored the Sava canal?")
+    ('which engineer restored the Sava canal', 'Who is the spouse of {}?')
+    >>> nested_parts("Who founded Velmora Bikes?") is None
+    True
+    """
+    doc = parse(question)
+    for tok in doc:
+        if tok.dep_ not in ("relcl", "acl") or tok.head.pos_ not in ("NOUN",) or tok.head.lower_ in _WH:
+            continue
+        noun = tok.head
+        if any(c.lower_ in _WH for c in noun.children):
+            continue  # "which company that ..." is the question's own answer type
+        rel = [c for c in tok.subtree]
+        pron = [c for c in rel if c.lower_ in _RELATIVE and c.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj")]
+        if not pron:
+            continue
+        clause = " ".join(t.text for t in rel if t.i != pron[0].i)
+        mods = [c for c in noun.lefts if c.dep_ in ("amod", "compound")]
+        head = " ".join([*(m.text for m in mods), noun.text])
+        inner = f"which {head} {clause}"
+        start = noun.left_edge.i
+        end = tok.right_edge.i + 1
+        before = doc[:start].text
+        after = doc[end:].text
+        outer = re.sub(r"\s+([?.!,])", r"\1", f"{before} {{}} {after}".strip())
+        return re.sub(r"\s+", " ", inner).strip(), outer
+    return None

@@ -1,0 +1,128 @@
+"""Answers made of what the reader found: cited and judged, or saying what the text does not say.
+
+* :func:`from_candidate` -- a supported answer read off a sentence
+  (:class:`~kgllm.reason.reader.Candidate`), citing the graph's fact read from that sentence when
+  there is one, else the sentence itself as a fact (``extractor="reader"``, never written to the
+  graph);
+* :func:`not_stated` -- the documents do not state an answer: ``supported`` is False, the text
+  says so (:data:`~kgllm.types.NOT_STATED`) with the reason, and the closest facts found are cited;
+* :func:`chained` -- a nested question ("Where is the company that owns X headquartered?")
+  answered in two steps: both steps' citations, the resolved question kept in ``reasons``-free
+  form in the text of the second;
+* :func:`yes_no` -- "Did X grow up in Y?" answered *Yes* when a sentence states it, with citation.
+
+Examples
+--------
+>>> from kgllm.types import Answer, Subgraph
+>>> a = not_stated("When did Ines Kobal die?", ["no sentence about Ines Kobal states it"], [], Subgraph())
+>>> a.text, a.supported
+('The text does not say: no sentence about Ines Kobal states it.', False)
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Sequence
+
+from kgllm.reason.analysis import QuestionAnalysis
+from kgllm.reason.reader import Candidate, DocumentReader
+from kgllm.reason.support import normalize_answer
+from kgllm.types import NOT_STATED, Answer, Entity, Fact, Subgraph, entity_id, unique_sources
+
+__all__ = ["from_candidate", "not_stated", "chained", "yes_no", "closest_facts"]
+
+
+def _node(store: Any, sub: Subgraph, eid: str, name: str) -> str:
+    """Make sure ``sub`` can name ``eid`` (the answer may be a span the graph holds no entity for)."""
+    if eid not in sub.entities:
+        ent = store.get_entity(eid) if store is not None else None
+        sub.entities[eid] = ent if ent is not None else Entity(eid, name)
+    return eid
+
+
+def _stated(cand: Candidate, store: Any) -> list[Fact]:
+    """The graph's facts read from the candidate's sentence that join its entity and the answer."""
+    if not cand.entity or not cand.seed:
+        return []
+    chunk = cand.reading.chunk
+    out = []
+    for fact in store.neighbors(cand.seed, "both"):
+        if {fact.subject, fact.object} == {cand.seed, cand.entity} and any(
+                p.doc_id == cand.doc_id and p.chunk == chunk.index for p in fact.provenance):
+            out.append(fact)
+    return out
+
+
+def from_candidate(question: str, cand: Candidate, store: Any, sub: Subgraph,
+                   others: Sequence[Candidate] = ()) -> Answer:
+    """A supported answer from a reader candidate (see the module docstring)."""
+    answer_id = _node(store, sub, cand.entity or entity_id(cand.text) or cand.text, cand.text)
+    seed = _node(store, sub, cand.seed, cand.seed) if cand.seed else ""
+    facts = _stated(cand, store)
+    if not facts:
+        s, o = (answer_id, seed) if cand.answer_first else (seed, answer_id)
+        facts = [Fact(s, cand.relation, o, round(cand.confidence, 4), tuple(cand.provenance()))]
+    elif cand.extra:
+        facts = [f.with_provenance([*f.provenance, *cand.extra]) for f in facts]
+    known = sub.fact_ids()
+    for f in facts:
+        if f.id not in known:
+            sub.add_fact(f)
+    entities = list(dict.fromkeys([answer_id] + [c.entity or entity_id(c.text) for c in others if c is not cand]))
+    return Answer(question, cand.text, facts, unique_sources(facts), True, entities, cand.confidence, sub)
+
+
+def closest_facts(cands: Sequence[Candidate], sub: Subgraph, limit: int = 2) -> list[Fact]:
+    """What the graph holds nearest to the question: the facts of the best relation paths."""
+    return list(sub.paths[0].facts)[:limit] if sub.paths else list(sub.facts[:limit])
+
+
+def not_stated(question: str, reasons: Sequence[str], cands: Sequence[Candidate], sub: Subgraph,
+               facts: Sequence[Fact] = ()) -> Answer:
+    """The documents do not state an answer (see the module docstring)."""
+    why = reasons[0] if reasons else "no sentence states it"
+    entities = [c.entity or entity_id(c.text) for c in cands[:3]]
+    return Answer(question, f"{NOT_STATED}: {why}.", list(facts), unique_sources(facts), False, entities, 0.0, sub,
+                  reasons=tuple(dict.fromkeys(reasons)) or (why,))
+
+
+def chained(question: str, resolved: str, inner: Answer, outer: Answer) -> Answer:
+    """A nested question answered in two steps; ``resolved`` is the second step's question.
+
+    Supported when both steps are; the confidence is their product; the citations are both
+    steps' facts, the inner step first.
+    """
+    facts = list(dict.fromkeys([*inner.facts, *outer.facts]))
+    sub = outer.subgraph or Subgraph()
+    if inner.subgraph is not None:
+        for eid, ent in inner.subgraph.entities.items():
+            sub.entities.setdefault(eid, ent)
+    if not outer.supported:
+        reasons = (f"{inner.text} is the answer to the inner question, but for {resolved!r}: "
+                   + "; ".join(outer.reasons or ("nothing is stated",)),)
+        return Answer(question, f"{NOT_STATED}: {reasons[0]}.", facts, unique_sources(facts), False, outer.entities,
+                      0.0, sub, reasons=reasons)
+    return Answer(question, outer.text, facts, unique_sources(facts), True, outer.entities,
+                  round(inner.confidence * outer.confidence, 4), sub, outer.generated)
+
+
+def yes_no(question: str, analysis: QuestionAnalysis, reader: DocumentReader, sub: Subgraph) -> Answer | None:
+    """*Yes* when a sentence states the question with its last-named entity as the answer; None when the
+    question does not name two entities (then it is not read as one to check)."""
+    if len(analysis.seeds) < 2:
+        return None
+    main, target = analysis.seeds[0], analysis.seeds[-1]
+    asked = replace(analysis, seeds=[main], want=None,
+                    qualifiers=[q for q in analysis.qualifiers if q.entity != target.entity_id])
+    cands = [c for c in reader.candidates(asked) if c.supported]
+    key = normalize_answer(target.mention)
+    hit = next((c for c in cands if c.entity == target.entity_id or normalize_answer(c.text) == key), None)
+    if hit is not None:
+        ans = from_candidate(question, hit, reader.store, sub)
+        return replace(ans, text="Yes")
+    if cands:
+        ans = from_candidate(question, cands[0], reader.store, sub)
+        named = reader.store.get_entity(target.entity_id)
+        why = f"the text says {cands[0].text}, not {named.name if named is not None else target.mention}"
+        return Answer(question, f"No: {why}.", ans.facts, ans.sources, False, ans.entities, 0.0, sub, reasons=(why,))
+    return not_stated(question, [f"no sentence says whether {analysis.question.rstrip('?')}"], [], sub)

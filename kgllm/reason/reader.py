@@ -1,0 +1,467 @@
+"""The extractive reader: answers read off the sentences that speak about a question's entity.
+
+The documents of a graph keep their text (:attr:`~kgllm.stores.ledger.DocumentRecord.text`);
+:class:`DocumentReader` reads them once (sentences, parses, what each word refers to:
+:func:`~kgllm.extract.reading.read_document`) and, for a question analysed by
+:func:`~kgllm.reason.analysis.analyse_question`, proposes answer spans:
+
+1. the sentences that refer to one of the question's entities -- by name, alias, pronoun or
+   a noun phrase that refers back to it ("the company") -- and state its predicate: a word with
+   the same lemma, a derived form ("founder" for "found", "restoration" for "restore"), or a
+   close synonym by embedding similarity (at least :data:`SYNONYM_SIMILARITY`);
+2. in each, the spans of the asked kind (names, dates, quantities), never one the question
+   names; each scored by how strongly the predicate is stated, how well its kind fits and how
+   close it stands to the predicate and the entity in the dependency tree.
+
+Each :class:`Candidate` carries its judgement (:mod:`kgllm.reason.support`): ``supported``
+only when the sentence names the entity (or its coreferent), states the asked relation,
+contains the answer and the answer is of the asked kind, with the reasons when not.
+
+Examples
+--------
+>>> from kgllm.graph import KnowledgeGraph
+>>> from kgllm.reason.analysis import analyse_question
+>>> from kgllm.retrieve.link import EntityLinker
+>>> from kgllm.types import Document
+>>> kg = KnowledgeGraph()
+>>> _ = kg.ingest([Document("varga", "Maria Keller is a chemist from Pernik. In 2004 she founded Tarn Labs.")])
+>>> reader = DocumentReader(kg.store)
+>>> best = reader.candidates(analyse_question("Who founded Tarn Labs?", EntityLinker(kg.store)))[0]
+>>> best.text, best.supported, best.sentence
+('Maria Keller', True, 'In 2004 she founded Tarn Labs.')
+>>> best = reader.candidates(analyse_question("Where was Maria Keller born?", EntityLinker(kg.store)))
+>>> [c for c in best if c.supported]
+[]
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from kgllm.extract.dates import resolve_relative, years_in
+from kgllm.extract.reading import SentenceReading, read_document
+from kgllm.reason.analysis import QuestionAnalysis
+from kgllm.reason.roles import arguments, compatible, role_of
+from kgllm.reason.support import judge, normalize_answer, span_kind
+from kgllm.retrieve.answer_type import NOUN_KIND
+from kgllm.types import Document, Entity, Provenance
+
+__all__ = ["Candidate", "DocumentReader", "SYNONYM_SIMILARITY", "derived"]
+
+#: Two different words count as the same relation word when their embeddings are at least this close
+#: (MiniLM cosine; "bought"/"acquired" 0.66, "founded"/"established" 0.77; "born"/"raised" 0.48 stay apart).
+SYNONYM_SIMILARITY = 0.6
+#: Suffixes that derive one word from another ("found" -> "founder", "restore" -> "restoration").
+_SUFFIXES = ("er", "ers", "or", "ors", "ed", "ing", "ion", "ions", "ation", "ations", "ment", "ments", "ship", "ance",
+             "ence", "al", "ure", "age", "ee", "ist", "s", "es", "ies", "ied", "y", "ity", "ive")
+#: Verbs of location: "where is X based" is stated by "X is a firm in Linz" as well.
+_LOCATIVE = frozenset("base locate situate lie sit stand".split())
+_CONTENT = frozenset({"VERB", "NOUN", "ADJ", "ADV", "PROPN"})
+_NOMINAL = frozenset({"NOUN", "PROPN", "NUM"})
+_PLACE_PREPS = frozenset("in at near from to on outside inside across".split())
+
+
+def derived(a: str, b: str) -> bool:
+    """Whether one word is the other plus a derivational or inflectional suffix (a final e/y may drop).
+
+    >>> derived("found", "founder"), derived("restore", "restoration"), derived("marry", "marriage")
+    (True, True, True)
+    >>> derived("win", "winter"), derived("form", "former")
+    (False, True)
+    """
+    short, long_ = sorted((a, b), key=len)
+    if len(short) < 3 or short == long_:
+        return short == long_
+    stems = [short] + ([short[:-1]] if short[-1] in "ey" and len(short) > 3 else [])
+    for stem in stems:
+        rest = long_[len(stem):]
+        if long_.startswith(stem) and (rest in _SUFFIXES or (rest[:1] == "i" and rest[1:] in _SUFFIXES)):
+            return True
+    return False
+
+
+@dataclass(slots=True)
+class Candidate:
+    """An answer span read off one sentence, with its judgement."""
+
+    text: str
+    entity: str | None
+    kind: str
+    score: float
+    doc_id: str
+    reading: SentenceReading = field(repr=False)
+    predicate: float = 0.0
+    supported: bool = False
+    reasons: tuple[str, ...] = ()
+    confidence: float = 0.0
+    seed: str = ""
+    answer_first: bool = False  # the answer is the doer of the predicate ("Y founded X")
+    extra: tuple[Provenance, ...] = ()  # other sentences the answer rests on (a relative date's anchor)
+    head: int = -1
+    relation: str = ""  # the relation as the sentence words it: its predicate word's lemma (+ the answer's preposition)
+    nouns: frozenset[str] = frozenset()  # what the text says the answer is ("city")
+    nearly: bool = False  # every check passed but the asked noun: a place of another level ("a city" for "which country")
+    fitness: int = 0  # how its kind fits the question (2: the text says it is the X asked; 1: of the asked kind)
+
+    @property
+    def sentence(self) -> str:
+        """The sentence the answer was read from."""
+        return self.reading.chunk.text
+
+    def provenance(self) -> list[Provenance]:
+        """The sentences the answer rests on: its own, then any other."""
+        c = self.reading.chunk
+        return [Provenance(self.doc_id, c.index, c.start, c.end, "reader", c.text), *self.extra]
+
+
+class DocumentReader:
+    """Read a store's documents (once, cached by content) and propose answer spans for questions.
+
+    Parameters
+    ----------
+    store : GraphStore
+        A store whose ledger keeps document texts; without texts nothing is proposed.
+    embedder : Embedder, optional
+        For synonyms of relation words (default: the bundled MiniLM, loaded on first use).
+    nlp : spacy.Language, optional
+        The parser (default: the shared pipeline).
+    """
+
+    def __init__(self, store: Any, embedder: Any = None, nlp: Any = None) -> None:
+        self.store = store
+        self._embedder = embedder
+        self._nlp = nlp
+        self._docs: dict[tuple[str, str], list[SentenceReading]] = {}
+        self._canon: dict[str, str | None] = {}
+        self._revision: Any = object()
+        self._lock = threading.RLock()
+        self._sims: dict[tuple[str, str], float] = {}
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from kgllm.resources import get_embedder
+
+            self._embedder = get_embedder()
+        return self._embedder
+
+    # ------------------------------------------------------------------ documents
+    def _sync(self) -> None:
+        revision = self.store.revision() if callable(getattr(self.store, "revision", None)) else None
+        if revision != self._revision:
+            self._revision = revision
+            self._canon.clear()
+
+    def documents_for(self, analysis: QuestionAnalysis) -> list[str]:
+        """Ids of the documents that may speak about the question's entities: those their facts cite, and
+        those whose text names them."""
+        ids: dict[str, None] = {}
+        names: set[str] = set()
+        for eid in analysis.seed_ids:
+            for fact in self.store.neighbors(eid, "both"):
+                ids.update((p.doc_id, None) for p in fact.provenance)
+            ent = self.store.get_entity(eid)
+            if ent is not None:
+                names.update(n.lower() for n in (ent.name, *ent.aliases) if len(n) > 2)
+        documents = getattr(self.store, "documents", None)
+        if names and callable(documents):
+            for record in documents():
+                text = f" {normalize_answer(record.text)} " if record.text else ""
+                if any(f" {normalize_answer(n)} " in text for n in names):
+                    ids.setdefault(record.doc_id, None)
+        return list(ids)
+
+    def readings(self, doc_id: str) -> list[SentenceReading]:
+        """The document's sentences as read (empty when the store keeps no text for it)."""
+        document = getattr(self.store, "document", None)
+        record = document(doc_id) if callable(document) else None
+        if record is None or not record.text:
+            return []
+        key = (doc_id, record.content_hash)
+        with self._lock:
+            if key not in self._docs:
+                try:
+                    self._docs[key] = read_document(Document(doc_id, record.text), self._nlp)
+                except Exception:  # noqa: BLE001 - a text spaCy cannot read gives no answers, not an error
+                    self._docs[key] = []
+            return self._docs[key]
+
+    def canonical(self, mention_id: str) -> str | None:
+        """The graph entity a mention id stands for (following merges), or None."""
+        if mention_id not in self._canon:
+            ent = self.store.get_entity(mention_id)
+            self._canon[mention_id] = ent.id if ent is not None else None
+        return self._canon[mention_id]
+
+    # ------------------------------------------------------------------ matching
+    def strength(self, word: str, tok: Any) -> float:
+        """How strongly token ``tok`` states relation word ``word`` (0: not at all)."""
+        lemma, text = tok.lemma_.lower(), tok.lower_
+        if word in (lemma, text):
+            return 1.0
+        if tok.pos_ == "ADP" or len(word) < 3:
+            return 0.0
+        if tok.pos_ not in _CONTENT:
+            return 0.0
+        if derived(word, lemma) or derived(word, text):
+            return 0.95
+        key = (word, lemma)
+        if key not in self._sims:
+            vecs = self.embedder.encode([word, lemma])
+            self._sims[key] = float(vecs[0] @ vecs[1])
+        sim = self._sims[key]
+        return sim if sim >= SYNONYM_SIMILARITY else 0.0
+
+    def _predicate_hits(self, analysis: QuestionAnalysis, sdoc: Any) -> list[tuple[int, float]]:
+        hits = []
+        for tok in sdoc:
+            best = max((self.strength(w, tok) for w in analysis.predicate), default=0.0)
+            if not best and tok.pos_ == "ADP" and tok.lower_ in ("in", "at") and set(analysis.predicate) & _LOCATIVE:
+                best = 0.7  # "X is a firm in Linz" says where X is based
+            if best:
+                hits.append((tok.i, best))
+        return hits
+
+    # ------------------------------------------------------------------ candidates
+    def candidates(self, analysis: QuestionAnalysis, doc_ids: Iterable[str] | None = None) -> list[Candidate]:
+        """Answer spans for ``analysis``, best first (see the module docstring); supported ones first."""
+        if not analysis.seeds or not analysis.predicate:
+            return []
+        with self._lock:
+            self._sync()
+            seeds = set(analysis.seed_ids)
+            excluded = analysis.excluded
+            out: list[Candidate] = []
+            about_seeds = []
+            for doc_id in (self.documents_for(analysis) if doc_ids is None else doc_ids):
+                readings = self.readings(doc_id)
+                for k, reading in enumerate(readings):
+                    about = {i: self.canonical(m.id) for i, ms in reading.referents.items() for m in ms}
+                    seed_toks = [i for i, e in about.items() if e in seeds]
+                    if seed_toks:
+                        about_seeds.append((doc_id, readings, k, about, seed_toks))
+            # one batch of embeddings for every word these sentences may match (synonyms of relation words)
+            words = {t.lemma_.lower() for _, readings, k, _, _ in about_seeds for t in readings[k].doc
+                     if t.pos_ in _CONTENT}
+            self.embedder.encode([*analysis.predicate, *analysis.context, *sorted(words)])
+            for doc_id, readings, k, about, seed_toks in about_seeds:
+                hits = self._predicate_hits(analysis, readings[k].doc)
+                if hits:
+                    out.extend(self._read(analysis, doc_id, readings, k, about, seed_toks, hits, excluded))
+            out.sort(key=lambda c: (not c.supported, -c.score, c.doc_id, c.reading.chunk.index, c.text))
+            return out
+
+    def _read(self, analysis: QuestionAnalysis, doc_id: str, readings: list[SentenceReading], k: int,
+              about: dict[int, str | None], seed_toks: list[int], hits: list[tuple[int, float]],
+              excluded: set[str]) -> list[Candidate]:
+        reading = readings[k]
+        sdoc = reading.doc
+        nouns_asked = [w for w, pos in analysis.context_pos if pos == "NOUN"]
+        said = [w for w in nouns_asked if any(self.strength(w, t) for t in sdoc if t.pos_ in _CONTENT)]
+        ctx_share = len(said) / len(nouns_asked) if nouns_asked else 1.0
+        quals_ok = all(self._qualified(q, reading, about) for q in analysis.qualifiers)
+        found: dict[str, Candidate] = {}
+        pred_toks = {i for i, _ in hits}
+        args = {i: arguments(sdoc[i]) for i in pred_toks}
+        for start, end, head, label, entity in self._spans(reading, about):
+            if any(start <= i < end for i in seed_toks) or (entity is not None and entity in excluded):
+                continue
+            if any(start <= i < end for i in pred_toks) or sdoc[head].tag_ in ("PRP$", "WP$"):
+                continue  # the word stating the relation, or a possessive determiner, is no answer
+            text = sdoc[start:end].text
+            ent = self.store.get_entity(entity) if entity is not None else None
+            if ent is not None and (sdoc[head].pos_ in ("PRON", "NOUN") or _part_of(text, ent)):
+                text = ent.name  # "she", "the photographer Paul Egger", "Moser": the entity, by its name
+            if _names_question_entity(text, analysis):
+                continue
+            # the predicate word this span is an argument of (closest first), its roles
+            ranked = sorted(hits, key=lambda h: (_distance(sdoc[head], sdoc[h[0]]), -h[1]))
+            p_tok, p_strength = ranked[0]
+            for i, s in ranked:
+                if role_of(range(start, end), args[i]):
+                    p_tok, p_strength = i, s
+                    break
+            roles = args[p_tok]
+            r_ans = role_of([head, *range(start, end)], roles)
+            near_seed = sorted(seed_toks, key=lambda i: _distance(sdoc[i], sdoc[p_tok]))
+            r_ent = role_of(near_seed, roles)
+            kinds, nouns = span_kind(text, label, ent, self.store, sdoc[start:end])
+            fitness = _fitness(analysis, kinds, nouns, sdoc[start:end], r_ans)
+            if fitness is None:
+                continue  # of another kind than asked, by its shape or by what the text says it is
+            kind = next((k for k, strong in kinds.items() if strong), next(iter(kinds), ""))
+            extra: tuple[Provenance, ...] = ()
+            if label == "DATE" and "date" in kinds:
+                year = self._relative(readings, k, start, text)
+                if year is not None:
+                    text, extra = year
+            text = _counted(text, analysis)
+            d_ans = _distance(sdoc[head], sdoc[p_tok])
+            d_ent = _distance(sdoc[near_seed[0]], sdoc[p_tok])
+            if fitness == 2:
+                d_ans = max(1, d_ans - 2)  # "in the district of X": the asked noun is part of the answer's phrase
+            role_ok = compatible(analysis.wh_role, r_ans) and compatible(analysis.seed_role, r_ent)
+            want = analysis.want
+            tolerated = want is not None and kind not in want.kinds and kind in want.tolerated
+            score = (1.5 * p_strength + 0.4 * ctx_share + {2: 0.8, 1: 0.25 if tolerated else 0.5}.get(fitness, 0.0)
+                     + (0.4 if r_ans else -0.3) + (0.3 if r_ent else -0.2) + (0.0 if role_ok else -0.8)
+                     - (0.3 if want is not None and want.kinds and fitness <= 0 else 0.0)
+                     - 0.15 * max(0, d_ans - 1) - 0.1 * max(0, d_ent - 1) + (0.3 if quals_ok else 0.0))
+            verdict = judge(analysis, p_strength, kind, fitness, d_ans, d_ent, quals_ok, answer_role=r_ans,
+                            entity_role=r_ent, roles_ok=role_ok, context_ok=ctx_share >= 0.5)
+            word = sdoc[p_tok].lemma_.lower() if sdoc[p_tok].pos_ != "ADP" else ""
+            relation = "_".join(w for w in (word, r_ans[5:] if r_ans.startswith("prep:") else "") if w) or "is"
+            nearly = fitness == 0 and not verdict.supported and judge(
+                analysis, p_strength, kind, 1, d_ans, d_ent, quals_ok, answer_role=r_ans, entity_role=r_ent,
+                roles_ok=role_ok, context_ok=ctx_share >= 0.5).supported
+            cand = Candidate(text, entity, kind, round(score, 4), doc_id, reading, p_strength, verdict.supported,
+                             verdict.reasons, verdict.confidence, about.get(near_seed[0]) or "",
+                             r_ans == "agent", extra, head, relation, frozenset(nouns), nearly, fitness)
+            key = normalize_answer(text)
+            if key and (key not in found or cand.score > found[key].score):
+                found[key] = cand
+        return list(found.values())
+
+    def _spans(self, reading: SentenceReading, about: dict[int, str | None]) -> list[tuple[int, int, int, str, str | None]]:
+        """Candidate spans of a sentence: (start, end, head, NER label, graph entity)."""
+        sdoc = reading.doc
+        mentions = reading.refs.mentions
+        out: dict[int, tuple[int, int, int, str, str | None]] = {}
+        for ent in sdoc.ents:
+            out[ent.root.i] = (ent.start, ent.end, ent.root.i, ent.label_, about.get(ent.root.i))
+        for tok in sdoc:
+            if tok.pos_ in _NOMINAL and tok.i not in out and tok.dep_ not in ("compound", "flat", "nummod"):
+                if any(s <= tok.i < e for s, e, *_ in out.values()):
+                    continue
+                m = mentions.mention(tok)
+                if m is not None:
+                    out[tok.i] = (m.start, m.end, tok.i, m.label, about.get(tok.i))
+            elif tok.pos_ == "PRON" and tok.i in about and about[tok.i] is not None:
+                out[tok.i] = (tok.i, tok.i + 1, tok.i, "", about[tok.i])
+        # a named mention keeps its whole name ("the regional operator X" -> X) and its graph entity
+        for head, (s, e, h, label, entity) in list(out.items()):
+            if label and label not in ("DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"):
+                m = mentions.mention(sdoc[h])
+                if m is not None:
+                    out[head] = (m.start, m.end, h, label, entity or self.canonical(m.id))
+            elif entity is None and label == "":
+                m = mentions.mention(sdoc[h])
+                if m is not None:
+                    out[head] = (s, e, h, label, self.canonical(m.id))
+        return sorted(out.values())
+
+    def _qualified(self, q: Any, reading: SentenceReading, about: dict[int, str | None]) -> bool:
+        """Whether the sentence says the qualifier too (names its entity, or holds its date or words)."""
+        if q.entity is not None:
+            return q.entity in about.values() or normalize_answer(q.text) in normalize_answer(reading.chunk.text)
+        return normalize_answer(q.text) in normalize_answer(reading.chunk.text) or bool(
+            q.date and set(years_in(q.date)) & set(years_in(reading.chunk.text)))
+
+    def _relative(self, readings: list[SentenceReading], k: int, start: int,
+                  text: str) -> tuple[str, tuple[Provenance, ...]] | None:
+        """A relative date ("two years later") as the year it names, with the sentence of its anchor year."""
+        reading = readings[k]
+        before = reading.doc[:start].text
+        anchors = [(y, reading) for y in years_in(before)]
+        j = k - 1
+        while not anchors and j >= 0 and readings[j].paragraph == reading.paragraph:
+            anchors = [(y, readings[j]) for y in years_in(readings[j].chunk.text)]
+            j -= 1
+        if not anchors:
+            return None
+        year, where = anchors[-1]
+        resolved = resolve_relative(text, year)
+        if resolved is None:
+            return None
+        c = where.chunk
+        extra = () if where is reading else (Provenance(reading.chunk.doc_id, c.index, c.start, c.end, "reader", c.text),)
+        return str(resolved), extra
+
+
+def _names_question_entity(text: str, analysis: QuestionAnalysis) -> bool:
+    """Whether a span is (part of) a name the question uses."""
+    key = f" {normalize_answer(text)} "
+    if not key.strip():
+        return True
+    for le in analysis.seeds:
+        name = f" {normalize_answer(le.mention)} "
+        if key in name or name in key:
+            return True
+    return any(f" {normalize_answer(q.text)} " == key for q in analysis.qualifiers)
+
+
+def _part_of(text: str, entity: Entity) -> bool:
+    """Whether ``text`` is one of the entity's names or a part of one ("Moser" of "Elena Moser")."""
+    key = f" {normalize_answer(text)} "
+    return any(key in f" {normalize_answer(n)} " for n in (entity.name, *entity.aliases))
+
+
+def _ancestors(tok: Any) -> list[Any]:
+    chain = [tok]
+    while chain[-1].head.i != chain[-1].i and len(chain) < 60:
+        chain.append(chain[-1].head)
+    return chain
+
+
+def _distance(a: Any, b: Any) -> int:
+    """Edges between two tokens in the dependency tree."""
+    if a.i == b.i:
+        return 0
+    up_a = _ancestors(a)
+    pos_a = {t.i: n for n, t in enumerate(up_a)}
+    for n, t in enumerate(_ancestors(b)):
+        if t.i in pos_a:
+            return pos_a[t.i] + n
+    return 99
+
+
+def _fitness(analysis: QuestionAnalysis, kinds: dict[str, bool], nouns: set[str], span: Any,
+             role: str = "") -> int | None:
+    """How a span fits the asked kind: 2 the text says it is the X asked, 1 of the asked kind, 0 unknown;
+    None when its shape or the text says it is of another kind (a weak label alone only costs).
+
+    A name's role counts where its label is missing or weak: the doer of the asked relation is a
+    "who" (a person or organisation), the object of a place preposition a "where"."""
+    want = analysis.want
+    if want is None:
+        return 0
+    if want.nouns and _noun_fit(want.nouns, nouns):
+        return 2
+    asked = {NOUN_KIND.get(n) for n in want.nouns} - {None}
+    if asked and any(NOUN_KIND.get(n) in asked for n in nouns):
+        return 0  # "a city" when a country is asked: the right kind, another level
+    if not want.kinds:
+        return 0 if not any(kinds.values()) or not want.nouns else None
+    allowed = want.kinds | (want.tolerated & {"org"})  # a year is no count, a count no date
+    if any(k in allowed for k in kinds):
+        return 1
+    if any(kinds.values()):
+        return None
+    named = any(t.pos_ == "PROPN" for t in span)
+    if named and want.kinds & {"person", "org"} and role in ("agent", "patient", "value"):
+        return 1
+    if named and "place" in want.kinds and role[5:] in _PLACE_PREPS:
+        return 1
+    if want.kinds <= {"person", "org", "place"} and not any(t.pos_ == "PROPN" or t.ent_type_ for t in span):
+        return None  # a common noun ("the photographer") is no name
+    return 0
+
+
+def _counted(text: str, analysis: QuestionAnalysis) -> str:
+    """"How many spectators ...?" is answered by the number: the counted noun the question names is dropped.
+
+    >>> from kgllm.reason.analysis import QuestionAnalysis
+    >>> _counted("18,400 spectators", QuestionAnalysis("q", context_pos=(("spectator", "NOUN"),)))
+    '18,400'
+    """
+    words = text.split()
+    if len(words) > 1 and any(derived(words[-1].lower(), w) or words[-1].lower() == w
+                              for w, _ in analysis.context_pos):
+        return " ".join(words[:-1])
+    return text
+
+
+def _noun_fit(asked: frozenset[str], nouns: set[str]) -> bool:
+    return any(a == n or derived(a, n) for a in asked for n in nouns)
