@@ -1,4 +1,5 @@
-"""The ``eval textqa`` command (issue 10): text QA with graph-and-text evidence, against dense retrieval."""
+"""The ``eval textqa`` command: questions over documents, answered as ``kgllm ask`` answers them, against a dense
+baseline measured in the same run."""
 
 from __future__ import annotations
 
@@ -20,14 +21,19 @@ def register(app: typer.Typer) -> None:
 
 
 def eval_textqa(
-    file: Path = typer.Argument(..., help="JSONL, one question a line with \"question\", its \"answers\", the "
-                                          "\"documents\" (a list of objects with \"title\" and \"text\") and the \"supporting\" titles."),
+    file: Path = typer.Argument(..., help="JSONL, one question a line with \"question\", its \"answers\" ([] when "
+                                          "the documents do not answer it), the \"documents\" (a list of objects "
+                                          "with \"title\" and \"text\") and optionally the \"supporting\" titles; "
+                                          "or a corpus folder: docs/*.txt and questions.jsonl."),
     limit: Optional[int] = LimitOpt,
-    with_llm: bool = typer.Option(False, "--llm", help="Let the LM choose the answer among the evidence's "
-                                  "candidates (implied by --llm-url or --model); default: graph and text only."),
+    corpus: bool = typer.Option(False, "--corpus", help="Build one graph from every document of the file and ask "
+                                "every question against it (as a user with one collection does; implied for a "
+                                "folder); default: a fresh graph per question."),
+    with_llm: bool = typer.Option(False, "--llm", help="Also answer with the language model (implied by --llm-url "
+                                  "or --model) and report both; default: graph and text only."),
     baseline: str = typer.Option("dense", "--baseline", metavar="KIND",
-                                 help="Reference measured in the same run: 'dense' (MiniLM ranking of the "
-                                      "passages, answered the same way; the only kind)."),
+                                 help="Reference measured in the same run: 'dense' (the answer span of the "
+                                      "sentences most similar to the question; the only kind)."),
     details: Optional[Path] = typer.Option(None, "--details", metavar="JSONL",
                                            help="Write one record per question (answer, citation, ranked "
                                                 "sources, why unsupported) to this file."),
@@ -39,11 +45,12 @@ def eval_textqa(
     llm_url: Optional[str] = LlmUrlOpt, llm_name: str = LlmNameOpt, llm_key: Optional[str] = LlmKeyOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Index each question's documents into a fresh graph, retrieve evidence, answer; score against dense retrieval.
+    """Build a graph from the documents, ask every question through the reasoner, score the answers.
 
-    Reports exact match and token F1, supporting-document recall@2/@5 of the ranked evidence, the share of
-    answers marked supported (coverage) with their accuracy, and the calibration error of the confidence,
-    for kgllm and for the dense baseline of the same run.
+    Reports, for kgllm (and with a model, kgllm+llm) and the dense baseline of the same run: exact match and token
+    F1 on answerable questions, the share of answers claimed supported and their precision (a supported answer to
+    a question the documents do not answer is wrong), abstention on unanswerable questions, "safe" (right or not
+    claimed), calibration error of the confidence, and per question graph the evidence recall@2/@5.
     """
     from kgllm.errors import InputError
     from kgllm.eval.textqa import evaluate_textqa
@@ -55,7 +62,7 @@ def eval_textqa(
         with open_llm(not (with_llm or llm_url or model), model, llm_url, llm_name, llm_key,
                       progress=err.is_terminal) as llm:
             result = evaluate_textqa(file, limit=limit, progress=err.is_terminal, llm=llm, details=records,
-                                          graph_cache=graph_cache)
+                                     graph_cache=graph_cache, corpus=corpus)
         if details is not None and records is not None:
             details.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
         return result
