@@ -27,6 +27,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from kgllm.errors import InputError, KgllmError
 from kgllm.stores.base import GraphStore
+from kgllm.stores.detect import check_graph_file
 
 __all__ = ["out", "err", "new_app", "command", "reflow", "run", "StoreSpec", "open_store", "save_if_file",
            "said_migrated", "open_llm",
@@ -197,9 +198,10 @@ def _connect(spec: StoreSpec, create: bool) -> GraphStore:
     if spec.kind == "memory":
         if spec.graph is None:
             raise InputError("--graph FILE is required with the in-memory store (or use --store neo4j)")
-        if spec.graph.exists() or not create:
-            return MemoryStore.load(spec.graph)  # a SQLite file opens durable, whatever its name
-        return MemoryStore.open(spec.graph, create=True)  # a new graph file is SQLite, whatever its name
+        if create and (not spec.graph.exists() or (spec.graph.is_file() and spec.graph.stat().st_size == 0)):
+            return MemoryStore.open(spec.graph, create=True)  # a new graph file is SQLite, whatever its name
+        check_graph_file(spec.graph)  # by content, whatever its name; anything else is refused, saying what it is
+        return MemoryStore.load(spec.graph)  # a SQLite file opens durable
     if spec.kind == "neo4j":
         from kgllm.stores.neo4j import Neo4jStore
 

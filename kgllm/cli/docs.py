@@ -84,6 +84,7 @@ def convert(source: Path = typer.Argument(..., help="A graph file (.sqlite/.db o
     other new name) a JSON graph file. SOURCE is left as it is. (Commands that write to a JSON graph file convert it
     in place on their own, keeping the JSON as FILE.bak.)
     """
+    from kgllm.stores.detect import check_graph_file
     from kgllm.stores.memory import MemoryStore
 
     def go() -> None:
@@ -91,6 +92,7 @@ def convert(source: Path = typer.Argument(..., help="A graph file (.sqlite/.db o
             raise InputError(f"{target} exists; pass --force to replace it")
         if target.exists() and source.exists() and target.resolve() == source.resolve():
             raise InputError(f"{source}: source and target are the same file")
+        check_graph_file(source)   # by content, whatever its name; anything else is refused, saying what it is
         store = MemoryStore.load(source)
         try:
             store.save(target)

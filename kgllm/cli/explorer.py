@@ -81,6 +81,10 @@ def serve(
         if spec.kind == "memory" and (spec.graph is None or not spec.graph.is_file()):
             raise InputError(f"graph file {spec.graph} does not exist: build one with kgllm build or kgllm "
                              "import-kb" if spec.graph else "--graph FILE is required (or use --store neo4j)")
+        if spec.kind == "memory":
+            from kgllm.stores.detect import check_graph_file
+
+            check_graph_file(spec.graph)   # by content, whatever its name; anything else is refused, saying what
         config = ExplorerConfig(max_rows=max_rows, query_timeout=query_timeout, ask_timeout=ask_timeout)
         with open_llm(not (llm or llm_url or model), model, llm_url, llm_name, llm_key) as lm:
             def reasoner(s: Any) -> Reasoner:

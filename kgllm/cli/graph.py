@@ -58,6 +58,8 @@ def build(
     if on_violation not in ON_VIOLATION:    # a usage error (exit 2) before anything opens
         raise typer.BadParameter(f"expected one of {', '.join(ON_VIOLATION)}, got {on_violation!r}",
                                  param_hint="--on-violation")
+    if extractor not in ("rules", "lm", "hybrid"):
+        raise typer.BadParameter(f"expected one of rules, lm, hybrid, got {extractor!r}", param_hint="--extractor")
     spec = StoreSpec(graph, store, uri, user, password)
 
     def go() -> None:

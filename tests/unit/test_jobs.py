@@ -286,7 +286,7 @@ def test_cli_run_status_history_and_check(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("sources: []\nstore: g.sqlite\n", encoding="utf-8")
     checked = runner.invoke(app, ["jobs", "check", str(bad)])
-    assert checked.exit_code == 1 and "bad.yaml:1: sources: List should have at least 1 item" in checked.stderr
+    assert checked.exit_code == 2 and "bad.yaml:1: sources: List should have at least 1 item" in checked.stderr
 
 
 def test_same_graph_as_the_ingest_pipeline_sees_no_duplicates_after_reruns(tmp_path):
