@@ -202,7 +202,7 @@ def test_a_second_job_on_the_same_store_is_refused_with_a_clear_message(tmp_path
     write_corpus(tmp_path / "texts", CORPUS)
     spec = spec_file(tmp_path)
     graph = tmp_path / "graph.sqlite"
-    MemoryStore.open(graph, create=True).close()
+    MemoryStore().save(graph)                   # an empty graph file
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from kgllm.stores.memory import MemoryStore\n"
         f"s = MemoryStore.open({str(graph)!r})\n"
