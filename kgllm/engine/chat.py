@@ -70,7 +70,7 @@ def prepare_chat_template(tokenizer: Any) -> str:
     template = getattr(tokenizer, "chat_template", None)
     if not template:
         tokenizer.chat_template = PLAIN_TEMPLATE
-        return "plain"
+        return "plain"      # a BOS, when the tokenizer adds one to texts, is added by the engine
     if not isinstance(template, str) or _renders(tokenizer):
         return "own"
     tokenizer.chat_template = FOLD_SYSTEM + template

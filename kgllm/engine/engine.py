@@ -24,6 +24,18 @@ __all__ = ["Engine", "StepError"]
 Prompt = str | Seq[int]
 
 
+def _added_bos(tokenizer) -> int | None:
+    """The BOS id the tokenizer puts before a text on its own (None when it adds none, as SmolLM2's and Qwen's)."""
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is None:
+        return None
+    try:
+        ids = tokenizer("a", add_special_tokens=True)["input_ids"]
+    except Exception:  # noqa: BLE001 - a tokenizer without special-token handling adds nothing
+        return None
+    return bos if ids and ids[0] == bos else None
+
+
 class StepError(GenerationError):
     """A model step failed: its requests (``request_ids``) were aborted and their KV blocks freed.
 
@@ -48,6 +60,7 @@ class Engine:
         #: every token that ends a request (the tokenizer's EOS and the model's generation config's, e.g. Llama 3's
         #: <|eot_id|> and Gemma's <end_of_turn>)
         self.eos_token_ids = frozenset(t for t in (self.eos_token_id, *eos_token_ids) if t is not None)
+        self.bos_token_id = _added_bos(tokenizer)   # prepended to text prompts that lack it (Gemma needs it)
         self.max_model_len = runner.max_model_len
         self.capacity_tokens = scheduler.blocks.num_blocks * scheduler.blocks.block_size
         self._seqs: dict[str, Sequence] = {}
@@ -119,6 +132,7 @@ class Engine:
 
     # ---------------------------------------------------------------- requests
     def encode(self, prompt: Prompt) -> list[int]:
+        """Token ids of a text (no special tokens added) or checked ids of a token-id prompt."""
         if isinstance(prompt, str):
             if not prompt.strip():
                 raise InputError("empty prompt")
@@ -131,13 +145,19 @@ class Engine:
 
     def add_request(self, prompt: Prompt, params: SamplingParams | None = None,
                     request_id: str | None = None) -> str:
-        """Queue a request (text or token ids); returns its id. Bad input raises here, nothing is queued."""
+        """Queue a request (text or token ids); returns its id. Bad input raises here, nothing is queued.
+
+        A text prompt starts with the tokenizer's BOS token when the tokenizer adds one to texts (Llama 3, Gemma)
+        and the text (e.g. rendered by a chat template that writes it) does not already start with it.
+        """
         params = SamplingParams() if params is None else params
         if not isinstance(params, SamplingParams):
             raise ConfigError(f"params must be a SamplingParams, got {type(params).__name__}")
         ids = self.encode(prompt)
         if not ids:
             raise InputError("empty prompt: no tokens")
+        if isinstance(prompt, str) and self.bos_token_id is not None and ids[0] != self.bos_token_id:
+            ids = [self.bos_token_id, *ids]
         if len(ids) >= self.max_model_len:
             raise InputError(f"prompt has {len(ids)} tokens; the model's context is {self.max_model_len}")
         need = min(len(ids) + params.max_tokens, self.max_model_len)

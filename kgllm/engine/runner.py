@@ -235,7 +235,7 @@ class ModelRunner:
         return softcap(linear(x, self.lm_head), self.spec.final_softcap).float()   # (S, V)
 
     @torch.inference_mode()
-    def check_against(self, model, num_tokens: int = 16) -> None:
+    def check_against(self, model, num_tokens: int = 32) -> None:
         """Refuse to run unless this forward reproduces ``model``'s (the transformers model the weights came from).
 
         Compares the rotary tables at positions up to the context limit (where scaled ropes differ most) and the

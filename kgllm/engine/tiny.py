@@ -39,14 +39,12 @@ TINY: dict[str, tuple[str, dict[str, Any], str]] = {   # name -> (config class, 
     "qwen2": ("Qwen2Config", dict(rope_parameters=dict(rope_type="default", rope_theta=1000000.0)), "chatml"),
     "qwen3": ("Qwen3Config", dict(rope_parameters=dict(rope_type="default", rope_theta=1000000.0)), "chatml"),
     "gemma2": ("Gemma2Config", dict(query_pre_attn_scalar=32, sliding_window=16, layer_types=_SLIDE,
-                                    attn_logit_softcapping=5.0, final_logit_softcapping=3.0,
-                                    tie_word_embeddings=True), "gemma"),
+                                    attn_logit_softcapping=5.0, final_logit_softcapping=3.0), "gemma"),
     "gemma3": ("Gemma3TextConfig", dict(query_pre_attn_scalar=16, sliding_window=16, layer_types=_SLIDE,
                                         rope_parameters=dict(
                                             sliding_attention=dict(rope_type="default", rope_theta=10000.0),
                                             full_attention=dict(rope_type="linear", rope_theta=1000000.0,
-                                                                factor=8.0)),
-                                        tie_word_embeddings=True), "gemma"),
+                                                                factor=8.0))), "gemma"),
     "mistral": ("MistralConfig", dict(sliding_window=16), "chatml"),
     "phi3": ("Phi3Config", dict(max_position_embeddings=8192, original_max_position_embeddings=2048,
                                 rope_parameters=dict(rope_type="longrope", rope_theta=10000.0,
@@ -72,8 +70,11 @@ _TEMPLATES = {
 
 
 def tiny_tokenizer(style: str = "chatml"):
-    """A byte-level tokenizer (10 special tokens, then the 256 bytes) with a chat template of ``style``."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    """A byte-level tokenizer (10 special tokens, then the 256 bytes) with a chat template of ``style``.
+
+    Styles: ``"chatml"`` (Qwen, Mistral, Phi-3 here), ``"llama3"`` and ``"gemma"``; the last two add BOS to texts.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     alphabet = pre_tokenizers.ByteLevel.alphabet()
@@ -81,6 +82,9 @@ def tiny_tokenizer(style: str = "chatml"):
     core = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     core.decoder = decoders.ByteLevel()
+    if style != "chatml":            # Llama 3's and Gemma's tokenizers put BOS before a text
+        core.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                            special_tokens=[("<s>", vocab["<s>"])])
     tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
                                   additional_special_tokens=_SPECIALS[3:])
     tok.chat_template = _TEMPLATES[style][0]
