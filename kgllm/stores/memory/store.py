@@ -289,6 +289,18 @@ class MemoryStore(LedgerMethods):
         """Facts touching ``entity_id`` (a self-loop counts twice; 0 when unknown), without reading them."""
         return self._graph.degree(self._graph.resolve(entity_id))
 
+    def match_names(self, keys: Iterable[str]) -> dict[str, dict[str, str]]:
+        """The entities each token key names (see :mod:`kgllm.stores.names`): ``{key: {entity id: method}}``, method
+        ``exact`` (its id or name) or ``alias``; keys naming nothing are left out. One indexed query on a file."""
+        return self._graph.token_matches(keys)
+
+    def name_candidates(self, words: Iterable[str], prefix: bool = False,
+                        limit: int | None = None) -> list[tuple[str, list[str]]]:
+        """``(entity id, name keys)`` of entities with a name holding one of ``words`` (``prefix``: a word starting
+        so), most facts first when ``limit`` cuts: candidates to rank (from the full-text index of a file; every
+        entity of a graph in memory)."""
+        return self._graph.name_candidates(words, prefix=prefix, limit=limit)
+
     def query(self, cypher: str, params: dict[str, Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Run a read-only Cypher query (see the class documentation) and return at most ``limit`` rows."""
         return run_query(self._graph, cypher, params or {}, limit)
