@@ -266,6 +266,11 @@ class NxGraph:
         """``(id, name keys)`` of every entity: in memory, ranking them all is cheap."""
         return [(eid, [eid, *(entity_id(x) for x in (n["name"], *n["aliases"]))]) for eid, n in self.g.nodes(data=True)]
 
+    def facts_between(self, ids: Iterable[str]) -> list[Fact]:
+        """The facts whose ends are both among ``ids``."""
+        wanted = {eid for eid in ids if eid in self.g}
+        return [f for eid in sorted(wanted) for f in self.iter_incident(eid, "out") if f.object in wanted]
+
     def top_degrees(self, limit: int) -> list[tuple[str, int]]:
         """The ``limit`` entities with most facts and their degrees."""
         return sorted(((eid, int(d)) for eid, d in self.g.degree()), key=lambda x: -x[1])[:limit]

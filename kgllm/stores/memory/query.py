@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import ast
+import re
 import threading
 from typing import Any
 
@@ -57,23 +58,37 @@ def run_query(graph: Any, cypher: str, params: dict[str, Any], limit: int) -> li
     try:
         result = GrandCypher(g, limit=limit).run(text)
     except Exception as exc:  # grand-cypher raises lark and plain exceptions
-        raise InputError(f"Cypher query failed: {_explain(exc)}\n  query: {cypher}") from exc
+        raise InputError(f"Cypher query failed: {_explain(exc, text)}\n  query: {cypher}") from exc
     columns = [str(c) for c in result]
     values = [list(v) for v in result.values()]
     rows = [dict(zip(columns, (_plain(v[i]) for v in values))) for i in range(len(values[0]) if values else 0)]
     return rows[:limit]
 
 
-def _explain(exc: Exception) -> str:
-    """What the parser expected and where (line, column), instead of its raw dump."""
+_SYMBOLS = {"LEFT_ANGLE": "<", "RIGHT_ANGLE": ">", "MINUS": "-", "DOT": ".", "EQUAL": "=", "COLON": ":",
+            "LBRACE": "{", "RBRACE": "}", "LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "COMMA": ",",
+            "PERCENT": "%", "STAR": "*", "PLUS": "+", "SLASH": "/", "VBAR": "|", "DOLLAR": "$"}
+
+
+def _explain(exc: Exception, text: str) -> str:
+    """What the parser expected and where (line, column of ``text``), instead of its raw dump.
+
+    >>> class Unexpected(Exception):  # as lark raises them
+    ...     line, column, expected = 1, 10, {"RPAR", "COLON", "__ANON_1"}
+    >>> _explain(Unexpected(), "MATCH (a RETURN a")
+    "unexpected 'RETURN' at line 1, column 10; expected ) or :"
+    """
     line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+    expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ()
+    names = sorted({_SYMBOLS.get(e, e) for e in expected if not str(e).startswith("__")})
+    hint = f"; expected {' or '.join(names[:8])}" if names else ""
     if line is None or column is None:
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    token = getattr(exc, "token", None) or getattr(exc, "char", None)
-    expected = sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
-    what = f"unexpected {str(token)!r}" if token is not None else "syntax error"
-    hint = f"; expected one of: {', '.join(expected[:8])}" if expected else ""
-    return f"{what} at line {line}, column {column}{hint}"
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if line < 1:
+        return f"the query ends too early{hint}"
+    rest = text.splitlines()[line - 1][column - 1:] if line <= len(text.splitlines()) else ""
+    word = (re.match(r"\w+|\S", rest) or [""])[0]
+    return f"unexpected {word!r} at line {line}, column {column}{hint}"
 
 
 def _unquote(literal: str) -> str | None:

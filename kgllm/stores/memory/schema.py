@@ -78,8 +78,8 @@ def create(con: sqlite3.Connection, format_name: str) -> None:
 def index_entity(con: sqlite3.Connection, rowid: int, eid: str, name: str, aliases: list[str]) -> None:
     """Write the ``names`` rows and the full-text document of an entity (none there yet)."""
     keys = name_keys(eid, name, aliases)
-    con.executemany("INSERT INTO names(key, tokens, eid, alias) VALUES (?, ?, ?, ?)",
-                    [(k, t, eid, int(a)) for k, t, a in keys])
+    for k, t, a in keys:
+        con.execute("INSERT INTO names(key, tokens, eid, alias) VALUES (?, ?, ?, ?)", (k, t, eid, int(a)))
     con.execute("INSERT INTO name_search(rowid, names) VALUES (?, ?)", (rowid, search_text(k for k, _, _ in keys)))
 
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator
 from kgllm.stores.base import Direction
 from kgllm.stores.ledger import DocumentRecord, RunRecord, document_from_dict, run_from_dict, run_to_dict
 from kgllm.stores.memory.schema import index_entity, unindex_entity
+from kgllm.stores.memory.sqlreads import IndexReads, entity_row
 from kgllm.stores.memory.sqlite import DOCUMENT_COLUMNS, SqliteFile, merge_from_record, merge_record
 from kgllm.stores.merge import Node, Undo
 from kgllm.stores.names import fts_query
@@ -39,13 +40,7 @@ def _fact(row: Any) -> Fact:
     return Fact(s, r, o, float(c), tuple(Provenance(**d) for d in json.loads(p)))
 
 
-def _like(text: str) -> str:
-    """``text`` as a LIKE pattern matching itself (escape character ``!``)."""
-    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-
-
-def _entity(eid: str, name: str, type_: str, aliases: str) -> Entity:
-    return Entity(eid, name, type_, tuple(json.loads(aliases)))
+_entity = entity_row
 
 
 class StoredDocument(DocumentRecord):
@@ -82,7 +77,7 @@ class StoredDocument(DocumentRecord):
     __hash__ = None  # type: ignore[assignment]
 
 
-class SqlGraph:
+class SqlGraph(IndexReads):
     """A graph in the SQLite file ``db``: the merge algorithm's access and the memory store's reads."""
 
     def __init__(self, db: SqliteFile) -> None:
@@ -94,6 +89,9 @@ class SqlGraph:
         self._doc_counts: Counter = Counter()
         self._counts: Counter = Counter()
         self._changed = False
+        # what this write read or wrote (rows are written through; these save reading them again)
+        self._nodes: dict[str, tuple[int, Node] | None] = {}
+        self._facts: dict[str, tuple[Fact, str] | None] = {}
 
     # --------------------------------------------------------------- transactions
     @property
@@ -106,6 +104,7 @@ class SqlGraph:
             self._merged = None
         self._degree, self._relations, self._doc_counts, self._counts = Counter(), Counter(), Counter(), Counter()
         self._changed = False
+        self._nodes, self._facts = {}, {}
 
     def finish(self) -> bool:
         """Write the counts the write changed and bump the revision when anything changed; True if it did."""
@@ -124,11 +123,46 @@ class SqlGraph:
             con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
         self._merged_revision = self.db.revision()
         self._degree, self._relations, self._doc_counts, self._counts = Counter(), Counter(), Counter(), Counter()
+        self._nodes, self._facts = {}, {}
         return changed
 
     def abort(self) -> None:
         """Forget what a failed write left in memory (the transaction is rolled back)."""
         self._merged, self._merged_revision = None, -1
+        self._nodes, self._facts = {}, {}
+
+    def prefetch(self, eids: Iterable[str], fids: Iterable[str]) -> None:
+        """Read the entities ``eids`` and facts ``fids`` a write is about to look at, a few hundred per query."""
+        if len(self._nodes) + len(self._facts) > 400_000:  # bounded: rows are written through, this only saves reads
+            self._nodes, self._facts = {}, {}
+        con = self._w
+        todo = [e for e in dict.fromkeys(eids) if e not in self._nodes]
+        for i in range(0, len(todo), 500):
+            part = todo[i:i + 500]
+            self._nodes.update(dict.fromkeys(part))
+            for rowid, eid, name, type_, aliases in con.execute(
+                    f"SELECT rowid, id, name, type, aliases FROM entities WHERE id IN ({','.join('?' * len(part))})",
+                    part):
+                self._nodes[eid] = (rowid, {"id": eid, "name": name, "type": type_, "aliases": json.loads(aliases)})
+        todo = [f for f in dict.fromkeys(fids) if f not in self._facts]
+        for i in range(0, len(todo), 500):
+            part = todo[i:i + 500]
+            self._facts.update(dict.fromkeys(part))
+            for row in con.execute(f"SELECT {_FACT}, id FROM facts WHERE id IN ({','.join('?' * len(part))})", part):
+                self._facts[row[5]] = (_fact(row[:5]), row[4])
+
+    def _node_row(self, eid: str) -> tuple[int, Node] | None:
+        if eid not in self._nodes:
+            row = self._w.execute("SELECT rowid, name, type, aliases FROM entities WHERE id = ?", (eid,)).fetchone()
+            self._nodes[eid] = None if row is None else (
+                row[0], {"id": eid, "name": row[1], "type": row[2], "aliases": json.loads(row[3])})
+        return self._nodes[eid]
+
+    def _fact_row(self, fid: str) -> tuple[Fact, str] | None:
+        if fid not in self._facts:
+            row = self._w.execute(f"SELECT {_FACT} FROM facts WHERE id = ?", (fid,)).fetchone()
+            self._facts[fid] = None if row is None else (_fact(row), row[4])
+        return self._facts[fid]
 
     def touch(self) -> None:
         """Count the write as a change (it bumps the revision) even if it changed no row."""
@@ -141,48 +175,62 @@ class SqlGraph:
         return self._merged
 
     def node(self, eid: str) -> Node | None:
-        row = self.db.row("SELECT name, type, aliases FROM entities WHERE id = ?", eid)
-        return None if row is None else {"id": eid, "name": row[0], "type": row[1], "aliases": json.loads(row[2])}
+        if not self.db.writing:
+            row = self.db.row("SELECT name, type, aliases FROM entities WHERE id = ?", eid)
+            return None if row is None else {"id": eid, "name": row[0], "type": row[1], "aliases": json.loads(row[2])}
+        found = self._node_row(eid)
+        return None if found is None else {**found[1], "aliases": list(found[1]["aliases"])}
 
     def set_node(self, eid: str, node: Node) -> None:
         con, aliases = self._w, list(node["aliases"])
-        row = con.execute("SELECT rowid, name, aliases FROM entities WHERE id = ?", (eid,)).fetchone()
-        if row is None:
+        found = self._node_row(eid)
+        new = {"id": eid, "name": node["name"], "type": node["type"], "aliases": aliases}
+        if found is None:
             rowid = con.execute("INSERT INTO entities(id, name, type, aliases) VALUES (?, ?, ?, ?)",
                                 (eid, node["name"], node["type"], _json(aliases))).lastrowid
             index_entity(con, rowid, eid, node["name"], aliases)
             self._counts["entities"] += 1
         else:
+            rowid, old = found
             con.execute("UPDATE entities SET name = ?, type = ?, aliases = ? WHERE id = ?",
                         (node["name"], node["type"], _json(aliases), eid))
-            if (row[1], json.loads(row[2])) != (node["name"], aliases):
-                unindex_entity(con, row[0], eid)
-                index_entity(con, row[0], eid, node["name"], aliases)
+            if (old["name"], old["aliases"]) != (node["name"], aliases):
+                unindex_entity(con, rowid, eid)
+                index_entity(con, rowid, eid, node["name"], aliases)
+        self._nodes[eid] = (rowid, new)
         self._changed = True
 
     def delete_node(self, eid: str) -> None:
         for f in self.incident(eid):
             self.remove_fact(f)
         con = self._w
-        row = con.execute("SELECT rowid FROM entities WHERE id = ?", (eid,)).fetchone()
-        if row is not None:
-            unindex_entity(con, row[0], eid)
+        found = self._node_row(eid)
+        if found is not None:
+            unindex_entity(con, found[0], eid)
             con.execute("DELETE FROM entities WHERE id = ?", (eid,))
             self._counts["entities"] -= 1
             self._degree.pop(eid, None)
+            self._nodes[eid] = None
             self._changed = True
 
     def incident(self, eid: str, direction: Direction = "both") -> list[Fact]:
         return list(self.iter_incident(eid, direction))
 
     def fact(self, subject: str, relation: str, object: str) -> Fact | None:
-        found = self.fact_by_id(fact_id(subject, relation, object))
+        fid = fact_id(subject, relation, object)
+        if self.db.writing:
+            row = self._fact_row(fid)
+            found = None if row is None else row[0]
+        else:
+            found = self.fact_by_id(fid)
         return found if found is not None and (found.subject, found.object) == (subject, object) else None
 
     def put_fact(self, fact: Fact) -> None:
         con, fid, prov = self._w, fact.id, list(fact.provenance)
-        old = con.execute("SELECT p FROM facts WHERE id = ?", (fid,)).fetchone()
+        found = self._fact_row(fid)
+        old = None if found is None else (found[1],)
         p = _json([x.to_dict() for x in prov])
+        self._facts[fid] = (fact, p)
         if old is None:
             con.execute("INSERT INTO facts(id, s, o, r, c, p) VALUES (?, ?, ?, ?, ?, ?)",
                         (fid, fact.subject, fact.object, fact.relation, float(fact.confidence), p))
@@ -198,18 +246,22 @@ class SqlGraph:
             before = {d["doc_id"] for d in old_prov}
         self._counts["provenances"] += len(prov)
         after = {x.doc_id for x in prov}
-        con.executemany("INSERT INTO fact_docs VALUES (?, ?)", [(d, fid) for d in after - before])
-        con.executemany("DELETE FROM fact_docs WHERE doc_id = ? AND fact = ?", [(d, fid) for d in before - after])
-        self._doc_counts.update(after - before)
-        self._doc_counts.subtract(before - after)
+        if after != before:
+            for d in after - before:
+                con.execute("INSERT INTO fact_docs VALUES (?, ?)", (d, fid))
+                self._doc_counts[d] += 1
+            for d in before - after:
+                con.execute("DELETE FROM fact_docs WHERE doc_id = ? AND fact = ?", (d, fid))
+                self._doc_counts[d] -= 1
         self._changed = True
 
     def remove_fact(self, fact: Fact) -> None:
         con = self._w
-        row = con.execute("SELECT s, o, r, p FROM facts WHERE id = ?", (fact.id,)).fetchone()
-        if row is None:
+        found = self._fact_row(fact.id)
+        if found is None:
             return
-        s, o, r, p = row
+        (s, r, o), p = (found[0].subject, found[0].relation, found[0].object), found[1]
+        self._facts[fact.id] = None
         con.execute("DELETE FROM facts WHERE id = ?", (fact.id,))
         docs = {d["doc_id"] for d in json.loads(p)}
         con.execute("DELETE FROM fact_docs WHERE fact = ?", (fact.id,))
@@ -307,33 +359,12 @@ class SqlGraph:
     def has(self, eid: str) -> bool:
         return self.db.row("SELECT 1 FROM entities WHERE id = ?", eid) is not None
 
-    def existing(self, ids: Iterable[str]) -> set[str]:
-        """Those of ``ids`` that are entities."""
-        found: set[str] = set()
-        ids = list(dict.fromkeys(ids))
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            found.update(r[0] for r in self.db.rows(
-                f"SELECT id FROM entities WHERE id IN ({','.join('?' * len(part))})", *part))
-        return found
-
     def entity(self, eid: str) -> Entity:
         """The entity of node ``eid`` (which must exist)."""
         row = self.db.row("SELECT name, type, aliases FROM entities WHERE id = ?", eid)
         if row is None:
             raise KeyError(eid)
         return _entity(eid, *row)
-
-    def entities_of(self, ids: Iterable[str]) -> dict[str, Entity]:
-        """The entities among ``ids``, by id."""
-        out: dict[str, Entity] = {}
-        ids = list(dict.fromkeys(ids))
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            for row in self.db.rows(f"SELECT id, name, type, aliases FROM entities WHERE id IN "
-                                    f"({','.join('?' * len(part))})", *part):
-                out[row[0]] = _entity(*row)
-        return out
 
     def iter_entities(self) -> Iterator[Entity]:
         for row in self.db.con().execute("SELECT id, name, type, aliases FROM entities ORDER BY rowid"):
@@ -365,79 +396,6 @@ class SqlGraph:
         """Facts touching ``eid`` (a self-loop twice); 0 for an unknown id."""
         row = self.db.row("SELECT degree FROM entities WHERE id = ?", eid)
         return (int(row[0]) if row else 0) + (self._degree.get(eid, 0) if self.db.writing else 0)
-
-    def degrees(self, ids: Iterable[str]) -> dict[str, int]:
-        """:meth:`degree` of each of ``ids`` that is an entity."""
-        ids = list(dict.fromkeys(ids))
-        out: dict[str, int] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            out.update(self.db.rows(f"SELECT id, degree FROM entities WHERE id IN ({','.join('?' * len(part))})",
-                                    *part))
-        return out
-
-    def names_for(self, key: str) -> set[str]:
-        """Entities with a name or alias whose :func:`~kgllm.types.entity_id` is ``key``."""
-        return {r[0] for r in self.db.rows("SELECT DISTINCT eid FROM names WHERE key = ?", key)}
-
-    def token_matches(self, keys: Iterable[str]) -> dict[str, dict[str, str]]:
-        """For each token key (see :mod:`kgllm.stores.names`) the entities named so: ``{key: {eid: method}}``,
-        method ``exact`` (id or name) or ``alias``."""
-        keys = [k for k in dict.fromkeys(keys) if k]
-        out: dict[str, dict[str, str]] = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i:i + 500]
-            for key, eid, alias in self.db.rows(f"SELECT tokens, eid, min(alias) FROM names WHERE tokens IN "
-                                                f"({','.join('?' * len(part))}) GROUP BY tokens, eid", *part):
-                out.setdefault(key, {})[eid] = "alias" if alias else "exact"
-        return out
-
-    def name_candidates(self, words: Iterable[str], prefix: bool = False, any_word: bool = True,
-                        limit: int | None = None) -> list[tuple[str, list[str]]]:
-        """``(id, name keys)`` of entities whose names hold the words (full-text index; most facts first when
-        ``limit`` cuts): candidates for ranking, a superset of those that share a whole word. A word without a
-        letter or digit (``&``) cannot be in the index: names holding it are found by a scan."""
-        words = list(dict.fromkeys(words))
-        cut = f" ORDER BY e.degree DESC LIMIT {int(limit)}" if limit else ""
-        query = fts_query(words, prefix=prefix, any_word=any_word)
-        rows = self.db.rows("SELECT e.id, s.names FROM name_search s JOIN entities e ON e.rowid = s.rowid "
-                            f"WHERE name_search MATCH ?{cut}", query) if query else []
-        odd = [w for w in words if not any(ch.isalnum() for ch in w)]
-        if odd and (any_word or not query):
-            like = " OR ".join("(' ' || replace(s.names, char(10), ' ') || ' ') LIKE ? ESCAPE '!'" for _ in odd)
-            pattern = [f"% {_like(w)}{'%' if prefix else ' %'}" for w in odd]
-            seen = {r[0] for r in rows}
-            rows += [r for r in self.db.rows("SELECT e.id, s.names FROM name_search s JOIN entities e ON "
-                                             f"e.rowid = s.rowid WHERE {like}{cut}", *pattern) if r[0] not in seen]
-        return [(eid, names.split("\n")) for eid, names in rows]
-
-    def names_starting(self, key: str, limit: int) -> list[str]:
-        """Entities with a name key that starts with ``key``, most facts first."""
-        hi = key[:-1] + chr(ord(key[-1]) + 1) if key else ""
-        rows = self.db.rows("SELECT n.eid FROM names n JOIN entities e ON e.id = n.eid WHERE n.key >= ? "
-                            "AND n.key < ? GROUP BY n.eid ORDER BY max(e.degree) DESC LIMIT ?", key, hi, limit)
-        return [r[0] for r in rows]
-
-    def top_degrees(self, limit: int) -> list[tuple[str, int]]:
-        """The ``limit`` entities with most facts and their degrees."""
-        return [(r[0], int(r[1])) for r in self.db.rows(
-            "SELECT id, degree FROM entities ORDER BY degree DESC, rowid LIMIT ?", limit)]
-
-    def degree_counts(self) -> dict[int, int]:
-        """How many entities have each degree."""
-        return {int(d): int(n) for d, n in self.db.rows("SELECT degree, count(*) FROM entities GROUP BY degree")}
-
-    def relation_counts(self) -> dict[str, int]:
-        """Facts per relation."""
-        return {r: int(n) for r, n in self.db.rows("SELECT r, n FROM relations ORDER BY r")}
-
-    def counts(self) -> dict[str, int]:
-        """The store's :meth:`~kgllm.stores.memory.MemoryStore.stats`."""
-        with self.db.snapshot() as con:
-            meta = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('entities', 'facts', 'provenances')"))
-            one = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("relations", "doc_counts", "merges")]
-        return {"entities": int(meta.get("entities", 0)), "facts": int(meta.get("facts", 0)), "relations": one[0],
-                "documents": one[1], "provenances": int(meta.get("provenances", 0)), "merges": one[2]}
 
     def merge_list(self) -> list[Merge]:
         return [merge_from_record(r)[0] for (r,) in self.db.rows("SELECT record FROM merges ORDER BY seq")]

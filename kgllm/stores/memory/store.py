@@ -19,11 +19,13 @@ from kgllm.stores.memory.persist import (file_stamp, graph_from_dict, graph_to_d
 from kgllm.stores.memory.query import run_query
 from kgllm.stores.memory.sqlgraph import SqlGraph
 from kgllm.stores.memory.sqlite import SQLITE_SUFFIXES, SqliteFile, is_sqlite_file
-from kgllm.types import Entity, Fact, GraphDelta, Merge, Path, Subgraph, entity_id
+from kgllm.types import Entity, Fact, GraphDelta, Merge, Path, Subgraph, entity_id, fact_id
 
 __all__ = ["MemoryStore"]
 
 T = TypeVar("T")
+_CANDIDATES = 5000  # entities sharing a word with a find_entities query that are ranked at most (most facts first)
+_BATCH = 2000  # facts (or entities) whose rows one read fetches before they are written
 
 
 class MemoryStore(LedgerMethods):
@@ -136,15 +138,26 @@ class MemoryStore(LedgerMethods):
 
     def _upsert(self, delta: GraphDelta) -> UpsertResult:
         graph = self._graph
+        merged = graph.merge_map()
         if delta.merges:  # dry run before any write
-            merged = graph.merge_map()
             merging.dry_run_merges(delta, dict(merged), graph.existing(merge_ends(delta, merged)))
+        prefetch = getattr(graph, "prefetch", None)  # a file: read what a batch looks at in a few queries
         added_e = added_f = added_p = applied = 0
-        for entity in delta.entities:
-            added_e += merging.add_entity(graph, entity)
-        for fact in delta.facts:
-            e, f, p = merging.add_fact(graph, fact)
-            added_e, added_f, added_p = added_e + e, added_f + f, added_p + p
+        for start in range(0, len(delta.entities), _BATCH):
+            batch = delta.entities[start:start + _BATCH]
+            if prefetch is not None:
+                prefetch([merging.follow_merges(merged, e.id) for e in batch], ())
+            for entity in batch:
+                added_e += merging.add_entity(graph, entity)
+        for start in range(0, len(delta.facts), _BATCH):
+            batch = delta.facts[start:start + _BATCH]
+            if prefetch is not None:
+                ends = [(merging.follow_merges(merged, f.subject), f.relation, merging.follow_merges(merged, f.object))
+                        for f in batch]
+                prefetch([x for s, _, o in ends for x in (s, o)], [fact_id(*t) for t in ends])
+            for fact in batch:
+                e, f, p = merging.add_fact(graph, fact)
+                added_e, added_f, added_p = added_e + e, added_f + f, added_p + p
         for merge in delta.merges:
             applied += merging.apply_merge(graph, merge)
         return UpsertResult(added_e, added_f, added_p, applied)
@@ -173,7 +186,7 @@ class MemoryStore(LedgerMethods):
         if len(found) < limit:
             words = set(key.split())
             scored = []
-            for eid, _ in graph.name_candidates(words):
+            for eid, _ in graph.name_candidates(words, limit=_CANDIDATES):
                 if eid in found:
                     continue
                 names = [eid, *(entity_id(a) for a in graph.entity(eid).aliases)]
@@ -289,17 +302,39 @@ class MemoryStore(LedgerMethods):
         """Facts touching ``entity_id`` (a self-loop counts twice; 0 when unknown), without reading them."""
         return self._graph.degree(self._graph.resolve(entity_id))
 
+    def degrees(self, entity_ids: Iterable[str]) -> dict[str, int]:
+        """:meth:`degree` of each of ``entity_ids`` that is an entity (ids as stored, merges not followed)."""
+        return self._graph.degrees(entity_ids)
+
+    def top_degrees(self, limit: int = 10) -> list[tuple[Entity, int]]:
+        """The ``limit`` entities with the most facts, with their degrees, most first (an index scan on a file)."""
+        top = self._graph.top_degrees(limit)
+        entities = self._graph.entities_of(eid for eid, _ in top)
+        return [(entities[eid], d) for eid, d in top if eid in entities]
+
+    def degree_counts(self) -> dict[int, int]:
+        """How many entities have each degree (one pass over the entities' degrees, not over the facts)."""
+        return self._graph.degree_counts()
+
+    def facts_between(self, entity_ids: Iterable[str]) -> list[Fact]:
+        """The facts whose two ends are both among ``entity_ids`` (ids as stored), in insertion order."""
+        return self._graph.facts_between(entity_ids)
+
     def match_names(self, keys: Iterable[str]) -> dict[str, dict[str, str]]:
         """The entities each token key names (see :mod:`kgllm.stores.names`): ``{key: {entity id: method}}``, method
         ``exact`` (its id or name) or ``alias``; keys naming nothing are left out. One indexed query on a file."""
         return self._graph.token_matches(keys)
 
-    def name_candidates(self, words: Iterable[str], prefix: bool = False,
+    def name_candidates(self, words: Iterable[str], prefix: bool = False, any_word: bool = True,
                         limit: int | None = None) -> list[tuple[str, list[str]]]:
-        """``(entity id, name keys)`` of entities with a name holding one of ``words`` (``prefix``: a word starting
-        so), most facts first when ``limit`` cuts: candidates to rank (from the full-text index of a file; every
-        entity of a graph in memory)."""
-        return self._graph.name_candidates(words, prefix=prefix, limit=limit)
+        """``(entity id, name keys)`` of entities with a name holding one of ``words`` (``any_word=False``: all of
+        them; ``prefix``: a word starting so), most facts first when ``limit`` cuts: candidates to rank (from the
+        full-text index of a file; every entity of a graph in memory)."""
+        return self._graph.name_candidates(words, prefix=prefix, any_word=any_word, limit=limit)
+
+    def get_entities(self, entity_ids: Iterable[str]) -> dict[str, Entity]:
+        """The entities among ``entity_ids`` (ids as stored, merges not followed), by id; a few queries on a file."""
+        return self._graph.entities_of(entity_ids)
 
     def query(self, cypher: str, params: dict[str, Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Run a read-only Cypher query (see the class documentation) and return at most ``limit`` rows."""
