@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from kgllm.extract.chunk import chunk_document
 from kgllm.extract.coref import DocState, Referents
 from kgllm.extract.mentions import RELATIVE, Mention, SentenceMentions
+from kgllm.extract.values import record_years
 from kgllm.types import Chunk, Document
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ def read_sentences(chunks: list[Chunk], parsed: Iterable[Any], referents: bool =
     for chunk, sdoc, para in zip(chunks, parsed, paragraphs):
         if isinstance(sdoc, Exception):
             raise sdoc
+        state.paragraph = para
         refs = Referents(SentenceMentions(sdoc, chunk), state)
         reading = SentenceReading(chunk, sdoc, refs, para)
         yield reading
@@ -93,6 +95,7 @@ def read_sentences(chunks: list[Chunk], parsed: Iterable[Any], referents: bool =
                     if found:
                         reading.referents[tok.i] = found
         state.history.extend(refs.local)
+        record_years(refs)
 
 
 def read_document(document: Document, nlp: Any = None) -> list[SentenceReading]:
