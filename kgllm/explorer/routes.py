@@ -102,6 +102,23 @@ def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  
                     "entities": _names(snap, ends)}
         return await in_thread(work, limit, "neighbours")
 
+    @app.get("/api/between", tags=["graph"], summary="The facts between entities (both ends among the ids given).")
+    async def between(id: list[str] = Query(..., min_length=1, max_length=200,
+                                            description="Entity ids (as /api/search returns them).")
+                      ) -> dict[str, Any]:
+        def work() -> dict[str, Any]:
+            snap = live.snapshot()
+            ids = set(id)
+            finder = getattr(snap.store, "facts_between", None)
+            if callable(finder):
+                facts = finder(ids)
+            else:
+                facts = [f for eid in sorted(ids) for f in snap.store.neighbors(eid, "out") if f.object in ids]
+            facts = facts[:config.max_subgraph_facts]
+            return {"facts": [fact_view(f) for f in facts],
+                    "entities": _names(snap, {x for f in facts for x in (f.subject, f.object)})}
+        return await in_thread(work, limit, "between")
+
     @app.get("/api/paths", tags=["graph"], summary="Simple paths between two entities, shortest first.")
     async def paths(source: str = _entity_id("The first entity's id"),
                     target: str = _entity_id("The other entity's id"), max_hops: int = Query(3, ge=1, le=4),

@@ -371,3 +371,12 @@ def test_questions_are_answered_together_and_as_one_at_a_time():
         for t in threads:
             t.join()
     assert [answers[q] for q in questions] == alone == ["Tromsø", "Uppsala", "Bergen"]
+
+
+def test_between_gives_the_facts_among_entities_on_screen(client):
+    body = client.get("/api/between", params=[("id", "ada lindqvist"), ("id", "tromsø"), ("id", "norway"),
+                                              ("id", "sweden")]).json()
+    assert sorted((f["subject"], f["relation"], f["object"]) for f in body["facts"]) == [
+        ("ada lindqvist", "born_in", "tromsø"), ("tromsø", "located_in", "norway")]
+    assert body["entities"]["tromsø"]["name"] == "Tromsø"
+    assert client.get("/api/between").status_code == 422
