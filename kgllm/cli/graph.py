@@ -1,8 +1,7 @@
-"""Graph commands: ``build``, ``ask``, ``query``, ``import-kb``, ``stats``."""
+"""Graph commands: ``build`` (:mod:`kgllm.cli.build`), ``ask``, ``query``, ``import-kb``, ``stats``."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -10,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from kgllm.cli.build import build
 from kgllm.cli.common import (GraphOpt, JsonOpt, LlmKeyOpt, LlmNameOpt, LlmUrlOpt, ModelOpt, PasswordOpt, StoreOpt,
                               StoreSpec, UriOpt, UserOpt, command, emit_json, err, open_llm, open_store, out, run,
                               save_if_file)
@@ -25,74 +25,6 @@ def register(app: typer.Typer) -> None:
     command(app)(query)
     command(app, "import-kb")(import_kb)
     command(app)(stats)
-
-
-def build(
-    sources: List[Path] = typer.Argument(..., help="Text files, folders (read recursively) or JSONL files."),
-    graph: Optional[Path] = GraphOpt,
-    text_field: str = typer.Option("text", metavar="FIELD", help="Field holding the text in JSONL files."),
-    no_resolve: bool = typer.Option(False, "--no-resolve", help="Skip entity resolution."),
-    schema: Optional[Path] = typer.Option(None, "--schema", metavar="FILE",
-                                          help="Relations the graph may hold (JSON list of names or of objects with "
-                                               "name, description, domain, range); each extracted fact is typed "
-                                               "onto the closest one, or dropped when none fits."),
-    canonicalize: bool = typer.Option(False, "--canonicalize", help="Without --schema: join near-identical "
-                                      "spellings of one relation (e.g. locate_in and located_in)."),
-    extractor: str = typer.Option("rules", "--extractor", metavar="MODE", help="'rules' (spaCy patterns), 'lm' "
-                                  "(the local model under constrained decoding) or 'hybrid' (both)."),
-    on_violation: str = typer.Option("penalize", "--on-violation", metavar="MODE", help="With --schema, a fact "
-                                     "whose subject/object type clashes with its relation's domain/range: "
-                                     "'penalize' (only scored lower), 'report' (kept and listed) or 'drop' "
-                                     "(removed and listed)."),
-    store: str = StoreOpt, uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
-) -> None:
-    """Extract facts from SOURCES and add them to the graph; facts of other documents are kept.
-
-    Every document is recorded in the graph's ledger with its content hash: a document already there unchanged is
-    not extracted again, and a changed one has its previous facts replaced (see kgllm docs list).
-    """
-    from kgllm.extract.violations import ON_VIOLATION
-    from kgllm.graph import KnowledgeGraph
-    from kgllm.schema import Schema
-
-    if on_violation not in ON_VIOLATION:    # a usage error (exit 2) before anything opens
-        raise typer.BadParameter(f"expected one of {', '.join(ON_VIOLATION)}, got {on_violation!r}",
-                                 param_hint="--on-violation")
-    if extractor not in ("rules", "lm", "hybrid"):
-        raise typer.BadParameter(f"expected one of rules, lm, hybrid, got {extractor!r}", param_hint="--extractor")
-    spec = StoreSpec(graph, store, uri, user, password)
-
-    def go() -> None:
-        from kgllm.extract.lm import make_extractor
-
-        allowed = Schema.from_file(schema) if schema is not None else None   # a bad file fails before the store opens
-        reader = make_extractor(extractor, schema=allowed)                   # so does a bad --extractor
-        # The same writer lock as `kgllm jobs run`: a build and a job never write one store at once (wait up to
-        # a minute, then refuse naming the holder).
-        with open_store(spec, create=True) as target, target.lock("writer", 60.0):
-            kg = KnowledgeGraph(target, extractor=reader, schema=allowed, on_violation=on_violation,
-                                canonicalize=canonicalize, **({"resolver": None} if no_resolve else {}))
-            start = time.perf_counter()
-            report = kg.ingest_files(sources, text_field=text_field, progress=err.is_terminal)
-            save_if_file(target, spec)
-        err.print(
-            f"built {spec.where}: {report.documents} documents, {report.extracted} facts extracted, "
-            f"{report.facts_added} new facts, {report.entities_added} new entities, "
-            f"{report.merges_applied} merges in {time.perf_counter() - start:.1f}s; "
-            f"{report.unchanged} documents unchanged (not extracted again), {report.replaced} changed "
-            "(their previous facts replaced)",
-            highlight=False, markup=False,
-        )
-        for skipped in report.skipped:
-            err.print(f"skipped: {skipped}", highlight=False, markup=False)
-        if report.violations:
-            err.print(f"{report.violations} facts violate the schema's domain/range ("
-                      + ("dropped" if on_violation == "drop" else "kept") + "):", highlight=False, markup=False)
-            for v in report.violation_examples[:5]:
-                err.print(f"  {v.fact.as_line()}: {v.reason}" + (f' in "{v.sentence}"' if v.sentence else ""),
-                          highlight=False, markup=False)
-
-    run(go)
 
 
 def ask(

@@ -86,6 +86,10 @@ def run_job(
                       f"{c.get('unchanged', 0)} unchanged, {c.get('deleted', 0)} deleted documents; "
                       f"{c.get('facts', 0)} facts written, {c.get('retracted_facts', 0)} retracted; "
                       f"{c.get('failed', 0)} failed -> {job.spec.store.where}", highlight=False, markup=False)
+            if c.get("duplicate"):
+                err.print(f"{c['duplicate']} new documents skipped: another document holds the same content "
+                          "(allow_duplicates: true in the spec ingests them; the log names them)",
+                          highlight=False, markup=False)
             for e in record.errors:
                 err.print(f"failed: {e['doc_id']}: {e['error']}", highlight=False, markup=False)
         if record.status == "interrupted":

@@ -138,6 +138,9 @@ class Job:
                 event("run_refused", job=self.name, store=self.spec.store.where, reason=str(exc))
                 raise
             try:
+                refresh = getattr(store, "refresh", None)
+                if callable(refresh):  # what was written while we waited for the lock (a run that finished)
+                    refresh()
                 return self._run(store, progress, fail_fast, stop, on_document)
             finally:
                 lock.__exit__(None, None, None)
@@ -155,9 +158,13 @@ class Job:
         status = "ok"
         event("run_started", job=self.name, run_id=run.run_id, store=self.spec.store.where)
         try:
-            plan = Plan(scan_sources(self.spec.sources), {r.doc_id: r for r in store.documents()}, self.spec)
+            plan = Plan(scan_sources(self.spec.sources, self.spec.base), {r.doc_id: r for r in store.documents()},
+                        self.spec)
             counts.update(plan.counts())
-            counts["documents"] = sum(plan.counts()[k] for k in ("new", "changed", "unchanged", "unreadable"))
+            counts["documents"] = sum(plan.counts()[k] for k in ("new", "changed", "unchanged", "unreadable",
+                                                                  "duplicate"))
+            for unit, twin in plan.duplicates:
+                event("document_duplicate", job=self.name, run_id=run.run_id, doc_id=unit.doc_id, same_as=twin)
 
             if self._finisher is not None:
                 self._finisher.start()
@@ -176,7 +183,9 @@ class Job:
                     raise _Stopped()
                 counts["retracted_facts"] += store.retract_document(record.doc_id)
                 event("document_retracted", job=self.name, run_id=run.run_id, doc_id=record.doc_id)
-            position = {id(u): i for i, u in enumerate(plan.units)}
+            # a text's place among the sources' texts (unreadable ones included, knowledge bases not), as
+            # `kgllm build --batch-size` counts them: the same folder and settings give the same groups and graph
+            position = {id(u): i for i, u in enumerate(u for u in plan.units if u.kind != "kb")}
             bar = RunProgress(len(plan.pending), enabled=progress)
             group: list[tuple[Unit, GraphDelta, str]] = []
             key: Any = None
@@ -299,8 +308,8 @@ class Job:
                     writing = None
             except StoreError as exc:
                 writing = str(exc)
-        plan = Plan(scan_sources(self.spec.sources), ledger, self.spec)
-        mine = [r for r in ledger.values() if owns(self.spec.sources, r.source)]
+        plan = Plan(scan_sources(self.spec.sources, self.spec.base), ledger, self.spec)
+        mine = [r for r in ledger.values() if owns(self.spec.sources, r.source, self.spec.base)]
         return {
             "job": self.name, "spec": str(self.spec.file or ""), "store": self.spec.store.where,
             "executor": self.spec.executor.kind, "schedule": self.spec.schedule, "next_run": self.next_run(),

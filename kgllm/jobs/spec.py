@@ -20,7 +20,7 @@ Examples
 >>> load_spec(folder / "bad.yaml")
 Traceback (most recent call last):
 ...
-kgllm.jobs.spec.SpecError: ...bad.yaml:4: unknown key 'batch_sise' (expected one of: name, sources, extractor, store, schedule, batch_size, executor, fail_fast, lock_timeout, log)
+kgllm.jobs.spec.SpecError: ...bad.yaml:4: unknown key 'batch_sise' (expected one of: name, sources, extractor, store, schedule, batch_size, executor, fail_fast, lock_timeout, log, allow_duplicates)
 """
 
 from __future__ import annotations
@@ -174,7 +174,9 @@ class JobSpec(_Model):
     fail_fast: bool = False
     lock_timeout: float = Field(0.0, ge=0)
     log: Optional[Path] = None
+    allow_duplicates: bool = False
     file: Optional[Path] = Field(None, exclude=True)
+    base: Optional[Path] = Field(None, exclude=True)  # the folder relative paths are read from (the spec's)
 
     @field_validator("schedule")
     @classmethod
@@ -231,7 +233,7 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else (args[0] if args else None)
         if model is None:
             return []
-    return [f.alias or n for n, f in model.model_fields.items() if n != "file"]
+    return [f.alias or n for n, f in model.model_fields.items() if n not in ("file", "base")]
 
 
 def _line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> Optional[int]:
@@ -312,7 +314,7 @@ def parse_spec(data: Any, where: str = "<spec>", base: Optional[Path] = None,
                                                    "model": rel(spec.extractor.model)})
     store = spec.store.model_copy(update={"path": rel(spec.store.path)})
     return spec.model_copy(update={"name": spec.name or default_name, "sources": sources, "extractor": extractor,
-                                   "store": store, "log": rel(spec.log)})
+                                   "store": store, "log": rel(spec.log), "base": Path(os.path.abspath(base))})
 
 
 def load_spec(path: str | os.PathLike[str]) -> JobSpec:
