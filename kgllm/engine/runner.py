@@ -85,6 +85,8 @@ def attend(q, k, v, mask, scale: float, cap: float | None) -> torch.Tensor:
 class ModelRunner:
     """Owns the weights (taken from a transformers model of a supported family) and the KV cache tensors."""
 
+    BATCH_DECODE_BYTES = 4 * 2**20      # see _batch_decodes
+
     def __init__(self, model, num_blocks: int, block_size: int, spec: ArchSpec | None = None) -> None:
         self.spec = spec = spec or arch_spec(model.config)
         self.device = next(model.parameters()).device
@@ -141,7 +143,9 @@ class ModelRunner:
         out = dict(ids=torch.tensor(ids, **long), pos=torch.tensor(pos, **long),
                    slots=torch.tensor(slots, **long), rows=torch.tensor(logit_rows, **long),
                    nd=nd, prefills=prefills, dec_lens=dec_lens)
-        if nd:
+        if nd and self._batch_decodes(nd, max(dec_lens)):
+            out["dec_batch"] = self._padded_decodes(dec_tables, dec_lens)
+        elif nd:
             # each decode reads its keys/values in place when its blocks are consecutive (a view of
             # the cache); the others are gathered, unpadded, back to back
             within = torch.arange(bs, **long)
@@ -157,6 +161,25 @@ class ModelRunner:
             out["dec_src"] = src
             out["dec_slots"] = torch.cat(gather) if gather else None
         return out
+
+    def _batch_decodes(self, nd: int, longest: int) -> bool:
+        """Decodes attend in one padded call when their gathered keys + values are small (small models, short
+        contexts: call overhead dominates); otherwise one call each, reading keys in place (no copy)."""
+        elsize = torch.empty(0, dtype=self.dtype).element_size()
+        return nd > 1 and 2 * nd * longest * self.num_kv_heads * self.head_dim * elsize <= self.BATCH_DECODE_BYTES
+
+    def _padded_decodes(self, tables: list[list[int]], lens: list[int]) -> tuple:
+        """Slots ``(B*L,)`` of every decode's keys padded to the longest ``L``, and per window a ``(B, 1, 1, L)``
+        mask of the keys each may see (its own, and for a sliding layer only the last ``window``)."""
+        bs, dev, longest = self.block_size, self.device, max(lens)
+        nb = -(-longest // bs)
+        table = torch.tensor([t[:nb] + [0] * (nb - len(t[:nb])) for t in tables], dtype=torch.long, device=dev)
+        p = torch.arange(longest, device=dev)
+        slots = (table[:, p // bs] * bs + p % bs)                                # (B, L)
+        n = torch.tensor(lens, device=dev)[:, None]
+        seen = p[None] < n
+        masks = {w: (seen if w is None else seen & (p[None] >= n - w))[:, None, None] for w in set(self.spec.windows)}
+        return slots.masked_fill(~seen, 0).view(-1), longest, masks
 
     def _workspace(self, slot: int, shape: tuple[int, ...]) -> torch.Tensor:
         """A reused scratch tensor of ``shape`` (grown by half again when too small)."""
@@ -178,7 +201,14 @@ class ModelRunner:
         scale, cap = self.spec.attn_scale, self.spec.attn_softcap
         outs = []
         nd = inp["nd"]
-        if nd:
+        if "dec_batch" in inp:
+            idx, longest, masks = inp["dec_batch"]
+            shape = (nd, longest, *flat_k.shape[1:])
+            kg = torch.index_select(flat_k, 0, idx, out=self._workspace(0, (idx.numel(), *flat_k.shape[1:])))
+            vg = torch.index_select(flat_v, 0, idx, out=self._workspace(1, (idx.numel(), *flat_v.shape[1:])))
+            kg, vg = kg.view(shape).transpose(1, 2), vg.view(shape).transpose(1, 2)      # (B, Hkv, L, D)
+            outs.append(attend(q[:nd].unsqueeze(2), kg, vg, masks[window], scale, cap)[:, :, 0])   # (B, H, D)
+        elif nd:
             # gather into reused buffers (a fresh multi-MB tensor per layer costs page faults),
             # then one attention call per sequence
             idx = inp["dec_slots"]
