@@ -36,6 +36,13 @@ def resolve_model_path(path: str | os.PathLike[str] | None) -> tuple[str, str | 
         raise ConfigError(f"model path not found: {p}")
     if p.suffix == ".gguf":
         return str(p.parent), p.name
+    if p.is_dir() and not (p / "config.json").exists():
+        ggufs = sorted(q.name for q in p.glob("*.gguf"))
+        if len(ggufs) == 1:            # a folder holding one GGUF file (as a pip package ships it)
+            return str(p), ggufs[0]
+        raise ConfigError(f"{p} is not a model: a Hugging Face model folder has a config.json"
+                          + (f"; it holds several .gguf files, name one: {', '.join(ggufs)}" if ggufs else
+                             " (or give a .gguf file)"))
     return str(p), None
 
 

@@ -65,6 +65,16 @@ def test_longrope_context_is_kept_to_the_original_length():
         engine.add_request([20] * 2100)
 
 
+def test_a_folder_that_is_not_a_model_is_named(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ConfigError, match="is not a model: a Hugging Face model folder has a config.json"):
+        load_hf_model(str(tmp_path), "cpu", "float32")
+    for name in ("a.gguf", "b.gguf"):
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(ConfigError, match="several .gguf files, name one: a.gguf, b.gguf"):
+        load_hf_model(str(tmp_path), "cpu", "float32")
+
+
 def test_config_is_checked_before_any_weight_is_read(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 1}))
     with pytest.raises(ConfigError, match="model_type 'gpt2'"):
