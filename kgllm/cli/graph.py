@@ -38,7 +38,7 @@ def ask(
     as_json: bool = JsonOpt,
     store: str = StoreOpt, uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
     rules: List[str] = typer.Option([], "--rules", help="Rule file to derive relations the graph lacks: a name "
-                                    "shipped in graphs/rules/ (kinship) or a path; repeatable."),
+                                    "shipped with kgllm (kinship, in graphs/rules/) or a path; repeatable."),
 ) -> None:
     """Answer QUESTION from the graph and print the facts and source sentences it rests on.
 
@@ -52,7 +52,7 @@ def ask(
     def go() -> None:
         with open_store(StoreSpec(graph, store, uri, user, password)) as source, \
                 open_llm(no_llm, model, llm_url, llm_name, llm_key) as llm:
-            reasoner = Reasoner(KnowledgeGraph(source), llm=llm, config=ReasonerConfig(rules=tuple(rules)))
+            reasoner = Reasoner(KnowledgeGraph(source), llm=llm, config=ReasonerConfig(rules=rule_files(rules)))
             err.print("loading models (sentence embedder" + (", language model" if llm is not None else "")
                       + ")...", highlight=False, markup=False)
             streamed: list[str] = []
@@ -91,6 +91,18 @@ def ask(
             out.print("\n".join(answer.cite().splitlines()[1:]), highlight=False, markup=False)
 
     run(go)
+
+
+def rule_files(rules: List[str]) -> tuple[str, ...]:
+    """``--rules`` values as files: a shipped rule file's name (``kinship``) becomes the packaged file's path
+    (:func:`kgllm.rules.path`, so an installed kgllm finds it too), a path stays as given.
+
+    >>> rule_files(["kinship"])[0].endswith("kinship.rules"), rule_files(["my/office.rules"])
+    (True, ('my/office.rules',))
+    """
+    from kgllm.rules import path
+
+    return tuple(r if Path(r).is_file() or "/" in r else str(path(r)) for r in rules)
 
 
 def parse_params(items: List[str]) -> dict[str, Any]:

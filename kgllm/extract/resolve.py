@@ -9,7 +9,9 @@ store applies (and can undo). Methods, tried in this order:
 2. **alias** (``method="alias"``) -- inside one document, a short name whose
    tokens are a subset of exactly one longer PERSON/ORG mention of that
    document ("Curie", "Marie" -> "Marie Curie"). A short name that points to
-   different long names in different documents is left alone;
+   different long names in different documents is left alone, and so is one
+   a fact of the document relates to the long name, or that follows its "of"
+   ("Bergen" is not "University of Bergen");
 3. **fuzzy** (``method="fuzzy"``) -- rapidfuzz ``ratio`` of the ids with
    punctuation removed ("Kvarnvik BK" ~ "Kvarnvik B.K.") at or above
    :attr:`ResolverConfig.fuzzy_threshold`;
@@ -158,6 +160,16 @@ def _words(name: str) -> list[str]:
 def _named(name: str) -> set[str]:
     """The words of a name that name something (``"Professor Brandt"`` -> ``{"brandt"}``)."""
     return set(_words(name)) - _STOP
+
+
+def _after_of(words: set[str], name: str) -> bool:
+    """Whether ``words`` all come after an "of" in ``name``: "Bergen" in "University of Bergen" is the place.
+
+    >>> _after_of({"bergen"}, "University of Bergen"), _after_of({"fjordcell"}, "Fjordcell AS")
+    (True, False)
+    """
+    long = _words(name)
+    return "of" in long and words <= set(long[long.index("of") + 1:])
 
 
 def person_words(name: str) -> list[str]:
@@ -324,6 +336,7 @@ class EntityResolver:
     def _aliases(delta: GraphDelta, nodes: dict[str, _Node]) -> list[tuple[str, str, str]]:
         """In-document short names that are a token subset of exactly one longer PERSON/ORG name."""
         by_doc: dict[str, set[str]] = defaultdict(set)
+        related = {frozenset((f.subject, f.object)) for f in delta.facts}  # a fact between two names: two things
         for f in delta.facts:
             for p in f.provenance:
                 by_doc[p.doc_id].update((f.subject, f.object))
@@ -337,7 +350,8 @@ class EntityResolver:
                 if not words or not any(ch.isupper() for ch in short.name) or any(w.isdigit() for w in words):
                     continue
                 hits = [n for n in longs if n.id != eid and _compatible(short.type, n.type)
-                        and len(_named(n.name)) > len(words) and words <= set(_words(n.name))]
+                        and len(_named(n.name)) > len(words) and words <= set(_words(n.name))
+                        and frozenset((eid, n.id)) not in related and not _after_of(words, n.name)]
                 if not hits:
                     continue
                 best = max(hits, key=lambda n: len(_words(n.name)))

@@ -252,6 +252,7 @@ class Plan:
         self.unchanged: list[Unit] = []
         self.failed: list[Unit] = []
         self.units = scan.units
+        self.scan, self.ledger = scan, ledger
         seen: set[str] = set()
         for unit in scan.units:
             if unit.error is not None:

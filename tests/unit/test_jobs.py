@@ -129,16 +129,21 @@ def test_a_run_extracts_only_new_or_changed_documents_and_retracts_deleted_ones(
     assert ex.calls == calls and again.counts["unchanged"] == 3 and again.counts["facts"] == 0
 
     (tmp_path / "texts" / "b.txt").write_text("Orsk | capital_of | Ilvaria\n", encoding="utf-8")
-    (tmp_path / "texts" / "c.txt").unlink()
     (tmp_path / "texts" / "d.txt").write_text("Pell Arno | born_in | Quenmar\n", encoding="utf-8")
     ex.read.clear()
     third = job.run()
-    assert sorted(ex.read) == ["b.txt", "d.txt"]
-    assert (third.counts["changed"], third.counts["deleted"], third.counts["new"]) == (1, 1, 1)
+    assert sorted(ex.read) == ["b.txt", "d.txt"]                # the changed and the new one only
+    assert (third.counts["changed"], third.counts["deleted"], third.counts["new"]) == (1, 0, 1)
+
+    (tmp_path / "texts" / "c.txt").unlink()                     # a deletion: the job's graph is rebuilt
+    ex.read.clear()
+    fourth = job.run()
+    assert sorted(ex.read) == ["a.txt", "b.txt", "d.txt"]
+    assert (fourth.counts["deleted"], fourth.counts["rebuilt"], fourth.counts["retracted_facts"]) == (1, 3, 1)
     lines = sorted(f.as_line() for f in store.facts())
     assert lines == ["orsk --capital_of--> ilvaria", "pell arno --born_in--> quenmar", "tarn vell --born_in--> orsk"]
     assert [d.doc_id for d in store.documents()] == ["a.txt", "b.txt", "d.txt"]
-    assert [r.status for r in job.history()] == ["ok", "ok", "ok"]
+    assert [r.status for r in job.history()] == ["ok", "ok", "ok", "ok"]
     store.close()
 
 

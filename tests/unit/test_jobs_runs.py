@@ -1,5 +1,6 @@
 """Job runs: a run that waited for another keeps that run's record (issue 22, item 16), ledger sources relative to
-the job's folder so a moved graph keeps meaning (item 22)."""
+the job's folder so a moved graph keeps meaning (item 22), and deleting files that shaped a merge or a type ends as
+a fresh build of the folder (item 15)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,67 @@ def test_sources_are_relative_to_the_jobs_folder_and_a_moved_graph_keeps_meaning
     assert facts and {p.doc_id for f in facts for p in f.provenance} == {"a.txt"}
     assert [d.doc_id for d in store.documents()] == ["a.txt"]
     store.close()
+
+
+class TypedLineExtractor:
+    """Reads ``subject | relation | object`` lines; a name may carry its NER type as ``Name/TYPE``."""
+
+    name = "typed-lines"
+
+    def extract(self, documents, progress=False):
+        delta = GraphDelta()
+        for doc in documents:
+            for i, line in enumerate(doc.text.splitlines()):
+                s, r, o = (p.strip() for p in line.split("|"))
+                ends = []
+                for part in (s, o):
+                    name, _, typ = part.partition("/")
+                    delta.entities.append(Entity(entity_id(name), name, typ))
+                    ends.append(entity_id(name))
+                delta.facts.append(Fact(ends[0], r, ends[1], provenance=(Provenance(doc.id, i),)))
+        return delta
+
+
+SHAPERS = {
+    "a.txt": "Kestrel | based_in | Bremen\n",
+    "b.txt": "Kestrel/ORG | founded_by | Ilse Brandt/PERSON\n",         # names Ilse Brandt, types Kestrel
+    "c.txt": "Ingrid Brandt/PERSON | lives_in | Kiel\n",                 # a second I. Brandt: no merge of "I."
+    "d.txt": "I. Brandt/PERSON | wrote | Report\n",
+    "e.txt": "Dr. Ilse Brandt/PERSON | spoke_in | Oslo\n",
+}
+
+
+def _dump(path) -> str:
+    from kgllm.stores.ledger import canonical_dump
+
+    store = MemoryStore.open(path)
+    try:
+        return canonical_dump(store)
+    finally:
+        store.close()
+
+
+def test_deleting_files_that_shaped_a_merge_and_a_type_ends_as_a_fresh_build(tmp_path):
+    (tmp_path / "texts").mkdir()
+    for name, text in SHAPERS.items():
+        (tmp_path / "texts" / name).write_text(text, encoding="utf-8")
+    spec = tmp_path / "job.yaml"
+    spec.write_text("name: test\nsources:\n  - folder: texts\nstore: graph.sqlite\n", encoding="utf-8")
+    store = MemoryStore.open(tmp_path / "graph.sqlite", create=True)
+    Job.from_file(spec, store=store, extractor=TypedLineExtractor()).run()
+    assert store.get_entity("kestrel").type == "ORG"
+    assert {m.alias: m.canonical for m in store.merges()} == {"dr. ilse brandt": "ilse brandt"}   # "I." fits two
+    (tmp_path / "texts" / "b.txt").unlink()
+    (tmp_path / "texts" / "c.txt").unlink()
+    run = Job.from_file(spec, store=store, extractor=TypedLineExtractor()).run()
+    store.close()
+    assert (run.status, run.counts["deleted"], run.counts["unchanged"], run.counts["rebuilt"]) == ("ok", 2, 3, 3)
+    fresh = tmp_path / "fresh.yaml"
+    fresh.write_text("name: test\nsources:\n  - folder: texts\nstore: fresh.sqlite\n", encoding="utf-8")
+    fresh_store = MemoryStore.open(tmp_path / "fresh.sqlite", create=True)
+    Job.from_file(fresh, store=fresh_store, extractor=TypedLineExtractor()).run()
+    fresh_store.close()
+    expected = _dump(tmp_path / "fresh.sqlite")
+    assert _dump(tmp_path / "graph.sqlite") == expected
+    assert '"kestrel", "Kestrel", "", ' in expected                    # no type once its only source is gone
+    assert 'M ["i. brandt", "dr. ilse brandt", "person"' in expected   # "I." fits one person now

@@ -117,3 +117,12 @@ def test_build_lists_its_merges_and_one_can_be_undone(tmp_path):
     assert json.loads(rows.stdout)["rows"], rows.output            # its facts are its own again
     unknown = runner.invoke(app, ["merges", "undo", "nobody", "--graph", graph])
     assert unknown.exit_code == 2 and "no merge of 'nobody'" in unknown.stderr
+
+
+def test_a_place_named_inside_an_organisations_name_stays_a_place():
+    prov = (Provenance("places.txt", 0, extractor="test"),)
+    delta = GraphDelta(entities=[Entity("university of bergen", "University of Bergen", "ORG"),
+                                 Entity("bergen", "Bergen", ""), Entity("norway", "Norway", "GPE")],
+                       facts=[Fact("university of bergen", "located_in", "bergen", provenance=prov),
+                              Fact("bergen", "port_city_of", "norway", provenance=prov)])
+    assert EntityResolver(ResolverConfig(use_embeddings=False)).resolve(delta).merges == []
