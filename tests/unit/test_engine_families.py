@@ -49,7 +49,14 @@ def _block_mb(model, block_size: int = 16) -> float:
     return 2 * cfg.num_hidden_layers * block_size * cfg.num_key_value_heads * cfg.head_dim * 4 / 2**20
 
 
-def test_greedy_matches_transformers_under_pressure(family):
+@pytest.mark.parametrize("decodes", ["batched", "one by one"])
+def test_greedy_matches_transformers_under_pressure(family, decodes, monkeypatch):
+    """Both decode attention paths: one padded call for all decodes (small models) and one call per sequence
+    reading its keys in place (large ones)."""
+    from kgllm.engine.runner import ModelRunner
+
+    if decodes == "one by one":
+        monkeypatch.setattr(ModelRunner, "BATCH_DECODE_BYTES", 0)
     name, model, tok, refs = family
     # 9 blocks of 16 tokens (two or three sequences at a time), 24-token steps: chunked prefill, preemption,
     # prefix hits on the shared 40-token head
