@@ -39,8 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable
 
-from kgllm.extract.descriptions import (Descriptions, definite_referent, learn_descriptions, place_referent,
-                                        short_name)
+from kgllm.extract.descriptions import (Descriptions, definite_referent, is_role_noun, kind_of_noun,
+                                        learn_descriptions, place_referent, short_name)
 from kgllm.extract.mentions import COPULAS, NOMINAL, NUMERIC_LABELS, RELATIVE, SUBJ, Mention, SentenceMentions
 
 if TYPE_CHECKING:
@@ -186,7 +186,13 @@ class Referents:
                     break
                 clause = clause.head
             if clause.dep_ in ("relcl", "acl") and clause.head.i != tok.i:
-                return self._described(clause.head)
+                found = self._described(clause.head)
+                if low == "which" and found and all(self._known_person(m) for m in found):
+                    # "which" cannot stand for a person the parser hung the clause on: the nearest thing named before
+                    named = [m for m in self.local if m.end <= tok.i and m.label not in NUMERIC_LABELS
+                             and (m.label or m.text[:1].isupper()) and not self.state.is_person(m)]
+                    return named[-1:] or found
+                return found
             return []
         if tok.pos_ == "PRON":
             return self._antecedent(tok, set(exclude))
@@ -255,7 +261,8 @@ class Referents:
         if low in _PERSON_PRON:
             gender = PRONOUN_GENDER.get(low)
             found = (self._latest(subjects, lambda m: self.state.is_person(m) and self.state.fits(m, gender))
-                     or self._latest(candidates, lambda m: self.state.is_person(m) and self.state.fits(m, gender)))
+                     or self._latest(candidates, lambda m: self.state.is_person(m) and self.state.fits(m, gender))
+                     or self._latest(subjects, self._may_be_person))  # a name the tagger took for something else
             for m in found:
                 self.state.learn_gender(m, gender, strong=False)
             return found
@@ -272,8 +279,19 @@ class Referents:
         for m in reversed(candidates):  # they/them/their: a coordinated group
             if m.group >= 0:
                 return [x for x in candidates if x.group == m.group]
-        return (self._latest(subjects, lambda m: m.label not in NUMERIC_LABELS and not self.state.is_person(m))
+        return (self._latest(subjects, lambda m: m.label not in NUMERIC_LABELS and not self.state.is_person(m)
+                             and (bool(m.label) or m.text[:1].isupper()))
                 or self._latest(candidates, lambda m: m.is_named_thing()))
+
+    def _known_person(self, m: Mention) -> bool:
+        """A mention the text itself says is a person: gendered, or called a person or by a role noun."""
+        nouns = self.state.descriptions.nouns.get(m.id, set())
+        return m.id in self.state.gender or any(is_role_noun(n) or kind_of_noun(n) == "person" for n in nouns)
+
+    def _may_be_person(self, m: Mention) -> bool:
+        """A named subject the text never called a place, organisation or thing (NER labels names loosely)."""
+        return (m.label in ("", "ORG", "PERSON", "NORP", "PRODUCT", "WORK_OF_ART") and m.text[:1].isupper()
+                and not self.state.descriptions.kinds(m) - {"person"})
 
     @staticmethod
     def _latest(candidates: list[Mention], accept) -> list[Mention]:

@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 
     from kgllm.extract.coref import Referents
 
-__all__ = ["Descriptions", "ORG_NOUNS", "PLACE_NOUNS", "THING_NOUNS", "PERSON_NOUNS", "kind_of_noun",
+__all__ = ["Descriptions", "ORG_NOUNS", "PLACE_NOUNS", "THING_NOUNS", "PERSON_NOUNS", "ROLE_NOUNS", "kind_of_noun",
+           "is_role_noun",
            "definite_referent", "short_name", "place_referent", "learn_descriptions"]
 
 #: Nouns for organisations (general English).
@@ -74,6 +75,18 @@ THING_NOUNS = frozenset(
     "system platform framework server project release version game".split())
 #: Nouns for people in general (role nouns fit a person only when the text described them so).
 PERSON_NOUNS = frozenset("man woman person boy girl lady gentleman".split())
+#: Nouns for what a person does or is (general English); with the endings in :func:`is_role_noun`.
+ROLE_NOUNS = frozenset(
+    "engineer striker player goalkeeper keeper defender midfielder forward winger captain coach manager trainer "
+    "referee doctor nurse surgeon lawyer judge teacher professor lecturer student pupil writer author poet novelist "
+    "painter sculptor composer singer actor actress director producer designer architect builder founder owner "
+    "chairman chairwoman president minister mayor governor senator king queen prince princess duke bishop priest "
+    "monk nun soldier officer general commander sailor pilot driver farmer fisherman merchant baker butcher "
+    "banker investor entrepreneur businessman businesswoman executive chief employee worker "
+    "researcher programmer developer maintainer editor journalist reporter photographer chef waiter "
+    "athlete runner swimmer cyclist boxer rider skier explorer inventor discoverer clerk secretary "
+    "librarian accountant consultant analyst curator translator".split())
+_ROLE_ENDINGS = ("ist", "ian", "eer", "ologist", "grapher")
 #: Short and long spellings of one noun.
 _SAME = {"lab": "laboratory", "programme": "program", "theatre": "theater", "harbour": "harbor",
          "centre": "center", "organisation": "organization", "startup": "start-up", "neighbourhood": "neighborhood"}
@@ -94,6 +107,16 @@ _LOCATIVE_VERBS = frozenset("move emigrate immigrate travel relocate return live
 def _norm(noun: str) -> str:
     noun = noun.lower()
     return _SAME.get(noun, noun)
+
+
+def is_role_noun(noun: str) -> bool:
+    """Whether a noun names what a person does or is ("engineer", "chemist", "historian").
+
+    >>> is_role_noun("striker"), is_role_noun("pianist"), is_role_noun("river")
+    (True, True, False)
+    """
+    noun = noun.lower()
+    return noun in ROLE_NOUNS or (len(noun) > 5 and noun.endswith(_ROLE_ENDINGS))
 
 
 def kind_of_noun(noun: str) -> str | None:
@@ -192,6 +215,8 @@ def _is_definite(tok: Token) -> bool:
             return False  # "the capital of X"
         if c.dep_ == "compound" and (c.pos_ == "PROPN" or c.ent_type_):
             return False  # "the Mill Lane stadium": a name
+        if c.dep_ in ("amod", "compound") and c.text[:1].isupper() and c.ent_type_ != "NORP" and not c.is_sent_start:
+            return False  # "the Populous company": a name, not a description of something named before
     return True
 
 
@@ -218,7 +243,7 @@ def definite_referent(tok: Token, refs: Referents) -> list[Mention] | None:
     if compounds:
         return None  # "the design team": a new, more specific referent
     if kind is None:
-        return None
+        return [] if is_role_noun(noun) else None  # "the engineer" nobody was called: no fact on "engineer"
     fits = [m for m in candidates if _fits_kind(m, kind, book)]
     if topic_fits(refs, kind) and all(m.id != book.topic.id for m in fits):
         fits.append(book.topic)  # a name the tagger took for a person, with nothing to say it is one
@@ -228,7 +253,9 @@ def definite_referent(tok: Token, refs: Referents) -> list[Mention] | None:
         if tier:
             return [_here(_salient(tier, book), tok, refs)]
     topic = book.topic
-    if (topic is not None and kind in ("thing", "org") and not topic.is_person() and tok.dep_ in ("nsubj", "nsubjpass")
+    bare = not any(c.dep_ in ("amod", "compound", "nmod") for c in tok.children)
+    if (topic is not None and bare and kind in ("thing", "org") and not topic.is_person()
+            and tok.dep_ in ("nsubj", "nsubjpass")
             and (not book.kinds(topic) or kind in book.kinds(topic) or "thing" in book.kinds(topic))):
         return [_here(topic, tok, refs)]
     return []
@@ -276,7 +303,7 @@ def short_name(m: Mention, refs: Referents) -> Mention:
     name, without "of" or digits; when several fit, the topic, else none.
     """
     words = m.text.split()
-    if len(words) != 1 or m.label in NUMERIC_LABELS or m.label in LOCATIONS or not m.text[:1].isupper():
+    if len(words) != 1 or m.label in NUMERIC_LABELS or not m.text[:1].isupper():
         return m
     word = words[0]
     seen: dict[str, Mention] = {}
@@ -287,6 +314,8 @@ def short_name(m: Mention, refs: Referents) -> Mention:
             continue
         if old.label not in ("PERSON", "ORG") and m.label not in ("PERSON", "ORG"):
             continue
+        if m.label in LOCATIONS and old.label != "PERSON":
+            continue  # a place may share a word with an organisation named after it; a surname rarely with a place
         seen.setdefault(old.id, old)
     if any(x.id == m.id for x in refs.state.history):
         return m  # the short form is a name of its own in this document

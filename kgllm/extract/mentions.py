@@ -93,7 +93,7 @@ def value_label(tok: Token, text: str, ent_label: str) -> str:
         return ""  # "the age of 84": no date
     if ent_label in NUMERIC_LABELS and ent_label not in ("CARDINAL", "ORDINAL"):
         return "MONEY" if lemma in CURRENCIES else ent_label
-    if numbers or (ent_label == "CARDINAL" and tok.ent_type_ == "CARDINAL") or (tok.like_num and tok.pos_ == "NUM"):
+    if numbers or (tok.like_num and (tok.pos_ == "NUM" or tok.ent_type_ == "CARDINAL")):
         if lemma in CURRENCIES:
             return "MONEY"
         if lemma in UNITS or is_duration(text):

@@ -108,24 +108,25 @@ class NounPatterns:
             self._kind(subj, attr, s_tok)
 
     def _kind(self, subj: list[Mention], noun, s_tok=None) -> None:
-        """(X, is_a, N) for a noun saying what X is, and (X, nationality, NORP) for its nationality adjective."""
+        """(X, is_a, N) for a noun saying what X is; its nationality adjective gives (X, nationality, NORP) and a
+        place-based participle (X, based_in, place) ("the Vienna-based group")."""
         m = self.mentions.mention(noun)
-        if m is None or m.label in NUMERIC_LABELS or noun.lower_ in _NOT_KINDS or m.text.split()[0].lower() in _NOT_KINDS:
+        if m is None or m.label in NUMERIC_LABELS or {noun.lower_, m.text.split()[0].lower()} & _NOT_KINDS:
             return
         conf = self._conf(0.7, s_tok) if s_tok is not None else 0.7
         norp = [c for c in noun.lefts if c.dep_ in ("amod", "compound") and c.ent_type_ == "NORP"]
-        start = max([m.start, *(c.i + 1 for c in norp)])
-        words = " ".join([self.doc[start:noun.i].text, noun.lemma_.lower() if noun.tag_ == "NNS" else noun.text,
-                          self.doc[noun.i + 1:m.end].text]).strip()
-        if words:
-            self.emit(subj, "is_a", [Mention(words, "", start, m.end, noun.i, m.sent)], conf)
+        based = [(c, t) for c in noun.lefts if c.dep_ == "amod" and c.tag_ == "VBN"
+                 for t in c.lefts if t.ent_type_ in LOCATIONS or t.pos_ == "PROPN"]
+        skip = {i for c in norp for i in range(c.left_edge.i, c.i + 1)} | {
+            i for c, _ in based for i in range(c.left_edge.i, c.i + 1)}
+        words = [(noun.lemma_.lower() if t.i == noun.i and noun.tag_ == "NNS" else t.text) + t.whitespace_
+                 for t in self.doc[m.start:m.end] if t.i not in skip]
+        if "".join(words).strip():
+            self.emit(subj, "is_a", [Mention("".join(words).strip(), "", m.start, m.end, noun.i, m.sent)], conf)
         for c in norp:
             self.emit(subj, "nationality", [Mention(c.text, "NORP", c.i, c.i + 1, c.i, m.sent)], conf)
-        for c in noun.lefts:  # "the Vienna-based group": based in Vienna
-            if c.dep_ == "amod" and c.tag_ == "VBN":
-                places = [t for t in c.lefts if t.ent_type_ in LOCATIONS or t.pos_ == "PROPN"]
-                for t in places:
-                    self.emit(subj, relation_name(c.lower_, "in"), self.refs.refer(t), conf)
+        for c, t in based:  # "the Vienna-based group": based in Vienna
+            self.emit(subj, relation_name(c.lower_, "in"), self.refs.refer(t), conf)
 
     def _values_of(self, noun) -> list[Mention]:
         """What a relational noun denotes: its apposition, copula partner or the name it describes."""
@@ -219,12 +220,9 @@ class NounPatterns:
         name = tok.head
         if (name.pos_ == "PROPN" or name.i in self.ent_of) and not any(c.dep_ == "poss" for c in name.children):
             if tok.i + 1 < len(self.doc) and (self.doc[tok.i + 1].pos_ == "PROPN" or tok.i + 1 in self.ent_of):
-                subj = self._named(self.refs.refer(name)) if tok.lower_ not in _NOT_KINDS else []
-                start = next((t.i for t in self.doc[tok.left_edge.i:tok.i + 1] if t.dep_ not in ("det", "poss")
-                              and t.tag_ not in ("DT", "PRP$")), tok.i)
+                subj = self._named(self.refs.refer(name))
                 if subj:
-                    self.emit(subj, "is_a", [Mention(self.doc[start:tok.i + 1].text, "", start, tok.i + 1, tok.i,
-                                                     self.refs.chunk.index)], 0.7)
+                    self._kind(subj, tok)
 
     def _brackets(self, name) -> None:
         """Life dates in brackets after a name: "(1901-1977)" -> born_date, died_date."""

@@ -56,6 +56,9 @@ from kgllm.extract.values import TimeExpr, time_modifiers
 
 __all__ = ["SentencePatterns", "relation_name"]
 
+# "known by X", "called by X": a name, not a doer.
+_NAMING = {"know", "call"}
+
 
 class SentencePatterns(NounPatterns):
     """Pattern matching over one parsed sentence (see the module docstring).
@@ -104,7 +107,7 @@ class SentencePatterns(NounPatterns):
         # "born on 2 May 1961 in Graz": a place the parser hung on the date belongs to the verb
         inner = [p for t in times for i in sorted(t.tokens) for p in self.doc[i].children
                  if p.dep_ == "prep" and p.i not in used]
-        agents = [m for a in verb.children if a.dep_ == "agent" and passive for p in a.children
+        agents = [m for a in verb.children if a.dep_ == "agent" and passive and lemma not in _NAMING for p in a.children
                   if p.dep_ == "pobj" for m in self.refs.refer_all(p) if m.label not in NUMERIC_LABELS]
         for s_tok in subj_toks:
             subj = self.refs.refer(s_tok)

@@ -48,7 +48,7 @@ AGENT_VERBS = {
     "author": "write", "co-author": "co-write", "composer": "compose", "painter": "paint", "sculptor": "sculpt",
     "illustrator": "illustrate", "translator": "translate", "employer": "employ", "buyer": "buy",
     "seller": "sell", "supplier": "supply", "distributor": "distribute", "operator": "operate",
-    "winner": "win", "organiser": "organise", "organizer": "organize", "architect": "design", "killer": "kill",
+    "winner": "win", "organiser": "organise", "organizer": "organize", "killer": "kill",
     "narrator": "narrate", "performer": "perform", "maintainer": "maintain", "inhabitant": "inhabit",
 }
 #: Measure adjectives and the quantity they measure.

@@ -87,7 +87,13 @@ def relative_shift(text: str) -> int | None:
 
 def _date_span(tok: Token, refs: Referents) -> Span | None:
     ent = refs.mentions.ent_of.get(tok.i)
-    return ent if ent is not None and ent.label_ in ("DATE", "TIME") else None
+    if ent is None or ent.label_ not in ("DATE", "TIME"):
+        return None
+    before = refs.doc[ent.start - 1] if ent.start > 0 else None
+    if before is not None and before.like_num and before.i not in refs.mentions.ent_of and before.text.isdigit() \
+            and 1 <= int(before.text) <= 31 and _MONTH.match(ent.text + " 1"):
+        return refs.doc[ent.start - 1:ent.end]  # "4 March 1960" where the tagger left out the day
+    return ent
 
 
 def _anchor(refs: Referents, before: int) -> tuple[int, int] | None:
