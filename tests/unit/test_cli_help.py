@@ -85,7 +85,7 @@ def test_help_mentions_only_options_the_command_has(argv, cmd):
 
 def test_usage_lines_read_as_people_write_them():
     assert "Usage: kgllm build [OPTIONS] SOURCES..." in _help(["build"])
-    assert "Usage: kgllm ask [OPTIONS] QUESTION" in _help(["ask"])
+    assert "Usage: kgllm ask [OPTIONS] [QUESTION]" in _help(["ask"])
     assert "Usage: kgllm eval kgqa [OPTIONS] QUESTIONS" in _help(["eval", "kgqa"])
     assert "Usage: kgllm import [OPTIONS] FILE" in _help(["import"])
     text = _help(["build"])
