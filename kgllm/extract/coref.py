@@ -3,20 +3,30 @@
 Antecedents
     ``he``/``she`` (and object ``him``/``her``) become the most recent PERSON
     mention of the same document before the pronoun (an object pronoun never
-    refers to its own clause's subject); ``it``/``its`` the most recent named
-    non-person mention, preferring the subject of this or the previous sentence;
-    ``they``/``them``/``their`` the most recent coordinated group of mentions,
-    else the most recent named non-person mention. The possessives
-    ``his``/``her``/``its``/``their`` first try the subject of their own clause
-    when it comes before them ("Omar and his sister Ines": Omar; "Ines, his
-    sister" with Omar as the subject), then the rule above. Relative pronouns
-    (``who``, ``which``, ``that``, ``whose``) are the noun the clause modifies.
-    A pronoun with no antecedent stands for nothing (no fact).
+    refers to its own clause's subject), preferring the subject of this or the
+    previous sentence, and a subject name the tagger did not label a person when
+    no person fits; ``it``/``its`` the most recent named non-person mention,
+    preferring the subject of this or the previous sentence; ``they``/``them``/
+    ``their`` the most recent coordinated group of mentions (coordinated subjects
+    included: "Walter and his wife, Jean, ..."), else a named non-person subject of
+    this or the previous sentence, else the most recent named non-person mention;
+    "their" with a family noun ("their son") the latest group of people or person
+    subject of an earlier sentence. The possessives ``his``/``her``/``its``/
+    ``their`` first try the subject of their own clause when it comes before them
+    ("Omar and his sister Ines": Omar; "Ines, his sister" with Omar as the
+    subject), then the rules above. Relative pronouns (``who``, ``which``,
+    ``that``, ``whose``) are the noun the clause modifies; a predicate noun or
+    apposition of a name stands for the name ("X is a line that climbs ...": X),
+    and ``which`` never for a known person. A pronoun with no antecedent stands
+    for nothing (no fact). Resolved pronoun subjects count as mentions of their
+    sentence (so "She ... She ... her" stays with one person).
 
 Noun phrases
     A common noun followed by a named apposition stands for the name ("his
     sister Ines" -> Ines), and a generic place noun with ``of`` for the place
-    ("the town of Kvarnvik" -> Kvarnvik).
+    ("the town of Kvarnvik" -> Kvarnvik). Definite descriptions ("the company"),
+    surnames or first names alone ("Lenz") and "there" are resolved by
+    :mod:`kgllm.extract.descriptions`.
 
 Clause subjects (:meth:`Referents.subjects`) are here too: both the antecedent
 rules and :mod:`kgllm.extract.patterns` use them.

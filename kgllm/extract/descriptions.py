@@ -18,12 +18,15 @@ The topic
     description of a concrete kind (a structure, a device, a work, a material ...) that fits
     nothing nearer: "The instrument weighs 11 tonnes" in a text about one instrument.
 
-A definite description ("the N", "this N") refers to the most recent entity whose
-descriptions contain N (tier 0); else, for a noun of a kind, to the most recent entity of
-that kind that the text has not described by another noun of that kind (tier 1), else to any
-entity of that kind (tier 2), else to the topic (tier 3). A description that fits none of
-them but names a kind of entity stands for nothing: its facts are dropped rather than stored
-on a bare common noun. Other common nouns ("the siege") are left as they are.
+A definite description ("the N", "this N", without a restrictive modifier: "the capital of
+X" and "the company that ..." are new referents) refers to the most recent entity whose
+descriptions contain N (tier 0); else, for a noun of a kind, to an entity of that kind that
+the text has not called by another specific noun of that kind (tier 1: a publisher may be
+"the firm", a laboratory may not), else to any entity of that kind (tier 2), the topic first,
+then the latest subject, then the latest mention; else, for a bare subject "the N" of a
+concrete kind, to the topic (tier 3). A description that fits none of them but names a kind
+of entity or a role ("the engineer") stands for nothing: its facts are dropped rather than
+stored on a bare common noun. Other common nouns ("the siege") are left as they are.
 
 Examples
 --------

@@ -3,17 +3,24 @@
 :class:`RuleExtractor` splits each document into sentence chunks
 (:func:`~kgllm.extract.chunk.chunk_document`), parses them in batches with the
 shared spaCy pipeline (:func:`~kgllm.resources.get_nlp`) and reads each
-sentence in three steps, with general English patterns (no per-dataset rules):
+sentence (:func:`~kgllm.extract.reading.read_sentences`) in three steps, with
+general English patterns (no per-dataset rules):
 
-1. :mod:`kgllm.extract.mentions` -- the entity mentions (whole names, not head words);
-2. :mod:`kgllm.extract.coref` -- what pronouns and noun phrases stand for, from the
-   mentions of the document so far;
-3. :mod:`kgllm.extract.patterns` -- facts read off the dependency tree.
+1. :mod:`kgllm.extract.mentions` -- the entity mentions (whole names, not head words)
+   and values (dates, durations, quantities, money, counts);
+2. :mod:`kgllm.extract.coref` and :mod:`kgllm.extract.descriptions` -- what pronouns,
+   definite descriptions ("the company"), short names ("Lenz") and "there" stand for,
+   from the mentions of the document so far and what the text said each entity is;
+3. :mod:`kgllm.extract.patterns` and :mod:`kgllm.extract.nominal` -- facts read off the
+   dependency tree, named by :mod:`kgllm.extract.relnames`, with dates and relative
+   dates from :mod:`kgllm.extract.values`.
 
 Provenance
-    One :class:`~kgllm.types.Provenance` per fact: the document id, the chunk
-    index, ``start``/``end`` = the character span of the *sentence* in the
-    document (``document.text[start:end] == sentence``), ``extractor="rules"``.
+    One :class:`~kgllm.types.Provenance` per sentence a fact rests on: the document
+    id, the chunk index, ``start``/``end`` = the character span of the *sentence* in
+    the document (``document.text[start:end] == sentence``), ``extractor="rules"``.
+    A fact whose date was computed from a year stated in an earlier sentence ("two
+    years later") cites that sentence first, then its own.
 
 Failures
     The extractor never raises on text. A document whose text is empty, or one

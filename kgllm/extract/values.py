@@ -72,7 +72,7 @@ def relative_shift(text: str) -> int | None:
     if m:
         amount = m.group(1) or m.group(3)
         unit = m.group(2) or "century"
-        n = int(amount) if amount.isdigit() else _NUMBER_WORDS.get(amount)
+        n = int(amount) if amount.isascii() and amount.isdigit() else _NUMBER_WORDS.get(amount)
         if n is None:
             return None
         sign = -1 if m.group(4) in ("earlier", "before", "previously") else 1
@@ -90,8 +90,8 @@ def _date_span(tok: Token, refs: Referents) -> Span | None:
     if ent is None or ent.label_ not in ("DATE", "TIME"):
         return None
     before = refs.doc[ent.start - 1] if ent.start > 0 else None
-    if before is not None and before.like_num and before.i not in refs.mentions.ent_of and before.text.isdigit() \
-            and 1 <= int(before.text) <= 31 and _MONTH.match(ent.text + " 1"):
+    if before is not None and before.like_num and before.i not in refs.mentions.ent_of and before.text.isascii() \
+            and before.text.isdigit() and 1 <= int(before.text) <= 31 and _MONTH.match(ent.text + " 1"):
         return refs.doc[ent.start - 1:ent.end]  # "4 March 1960" where the tagger left out the day
     return ent
 
