@@ -31,7 +31,7 @@ from kgllm.stores.detect import check_graph_file
 
 __all__ = ["out", "err", "new_app", "command", "reflow", "run", "StoreSpec", "open_store", "save_if_file",
            "said_migrated", "open_llm",
-           "emit_json", "report"]
+           "emit_json", "report", "when"]
 
 T = TypeVar("T")
 
@@ -150,6 +150,23 @@ def run(fn: Callable[[], T]) -> T:
     except KgllmError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
+
+
+def when(iso: Optional[str], seconds: bool = False, day_of: Optional[str] = None) -> str:
+    """An ISO-8601 UTC time as a table shows it: ``2026-12-07 02:21`` (``seconds``: ``:05``); only the time when
+    ``day_of`` (another such time) is on the same day.
+
+    >>> when("2026-12-07T02:21:05.123Z"), when("2026-12-07T02:25:00Z", True, day_of="2026-12-07T02:21:05Z")
+    ('2026-12-07 02:21', '02:25:00')
+    >>> when(None), when("yesterday")
+    ('', 'yesterday')
+    """
+    if not iso:
+        return ""
+    if len(iso) < 16 or iso[10] != "T":
+        return iso
+    text = iso[:10] + " " + iso[11:19 if seconds else 16]
+    return text[11:] if day_of and day_of[:10] == iso[:10] else text
 
 
 def emit_json(obj: Any) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from kgllm.cli.common import JsonOpt, command, emit_json, err, new_app, out, run
+from kgllm.cli.common import JsonOpt, command, emit_json, err, new_app, out, run, when
 
 __all__ = ["register"]
 
@@ -170,11 +171,17 @@ def history(spec: Path = SpecArg, limit: int = typer.Option(20, "--limit", "-n",
         if as_json:
             emit_json({"runs": [run_to_dict(r) for r in runs]})
             return
-        table = Table("run", "status", "started", "ended", "new", "changed", "deleted", "facts", "failed")
+        # Fits 80 columns: times in UTC to the second (the end's date only when another day), counts; the run ids
+        # are in --json.
+        table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+        for name in ("status", "started (UTC)", "ended"):
+            table.add_column(name, no_wrap=True)
+        for name in ("new", "changed", "deleted", "facts", "failed"):
+            table.add_column(name, justify="right", no_wrap=True)
         for r in runs:
             c = r.counts
-            table.add_row(r.run_id, r.status, r.started_at, r.ended_at or "", *(str(c.get(k, 0)) for k in (
-                "new", "changed", "deleted", "facts", "failed")))
+            table.add_row(r.status, when(r.started_at, True), when(r.ended_at, True, day_of=r.started_at),
+                          *(str(c.get(k, 0)) for k in ("new", "changed", "deleted", "facts", "failed")))
         out.print(table)
         if not runs:
             err.print("no runs recorded yet", highlight=False)
