@@ -8,16 +8,24 @@ Workloads (fixed seed):
   prefix   a ~300-token facts block + 16 different questions, one output token each (prefill
            only): engine with vs without the prefix cache (the block is computed once, then reused).
 Time to first token (TTFT) is measured per request from t=0 under the mixed load.
+  families the same mixed workload (token ids drawn from each model's vocabulary) on the tiny random-weight model
+           of every family the engine runs (kgllm.engine.tiny), each in its own process: engine vs generate
+           output tokens/s, and the process's peak resident memory after the engine's run (weights, KV cache,
+           torch) and after generate's.
 
-Usage: python benchmarks/engine.py [--threads 2] [--requests 64] [--batch 16] [--device auto]
+Usage: python benchmarks/engine.py [--threads 2] [--requests 64] [--batch 16] [--device auto] [--no-families]
+       python benchmarks/engine.py --family NAME      # one family's row as JSON (what the families section runs)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,10 +53,46 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def workload(n: int, seed: int) -> list[tuple[list[int], int]]:
+def workload(n: int, seed: int, vocab: tuple[int, int] = (300, 20000)) -> list[tuple[list[int], int]]:
     rng = random.Random(seed)
-    return [([rng.randrange(300, 20000) for _ in range(rng.randint(50, 400))], rng.randint(16, 128))
+    return [([rng.randrange(*vocab) for _ in range(rng.randint(50, 400))], rng.randint(16, 128))
             for _ in range(n)]
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_family(name: str, args) -> dict:
+    """One tiny family model: the mixed workload through the engine, then generate; tokens/s and peak memory."""
+    from kgllm.engine.tiny import tiny_model
+
+    model, tok = tiny_model(name)
+    reqs = workload(args.requests, args.seed, (10, len(tok)))
+    useful = sum(m for _, m in reqs)
+    weights = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
+    e_wall, _, _ = run_engine(model, tok, reqs, args.batch, "cpu", 64)
+    e_peak = peak_rss_mib()
+    h_wall, _ = run_hf(model, tok, reqs, args.batch, "cpu")
+    return dict(family=name, model_type=model.config.model_type, weights_mib=weights, engine_tps=useful / e_wall,
+                hf_tps=useful / h_wall, ratio=h_wall / e_wall, engine_peak_mib=e_peak, hf_peak_mib=peak_rss_mib())
+
+
+def families_table(args) -> None:
+    from kgllm.engine.tiny import TINY
+
+    print("\n| tiny model (family) | engine tokens/s | generate tokens/s | ratio | peak RSS after engine / after "
+          "generate (MiB) |\n|---|---|---|---|---|", flush=True)
+    for name in sorted(TINY):
+        cmd = [sys.executable, __file__, "--family", name, "--threads", str(args.threads),
+               "--requests", str(args.requests), "--batch", str(args.batch), "--seed", str(args.seed)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode:
+            print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1:]} | | | |", flush=True)
+            continue
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(f"| {name} ({r['model_type']}) | {r['engine_tps']:.0f} | {r['hf_tps']:.0f} | {r['ratio']:.2f}x | "
+              f"{r['engine_peak_mib']:.0f} / {r['hf_peak_mib']:.0f} |", flush=True)
 
 
 def run_engine(model, tok, reqs, batch: int, device: str, kv_mb: float) -> tuple[float, list[float]]:
@@ -121,8 +165,13 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dtype", default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--family", default=None, help="run one tiny family model only; print its row as JSON")
+    ap.add_argument("--no-families", action="store_true", help="skip the tiny family models")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.family:
+        print(json.dumps(run_family(args.family, args)))
+        return
     device = pick_device(args.device)
     dtype = args.dtype or ("float32" if device == "cpu" else "bfloat16")
     t = time.perf_counter()
@@ -151,7 +200,10 @@ def main() -> None:
     for name, base, eng, ratio, goal in rows:
         print(f"| {name} | {base:.2f} | {eng:.2f} | {ratio:.2f}x | {goal} |")
     print("\nbaseline: transformers generate, static batches (mixed); engine without prefix cache (prefix). "
-          f"ratio = how many times better the engine is. TTFT mean engine {statistics.mean(e_ttft):.2f}s.")
+          f"ratio = how many times better the engine is. TTFT mean engine {statistics.mean(e_ttft):.2f}s. "
+          f"Peak RSS of this process: {peak_rss_mib():.0f} MiB.", flush=True)
+    if not args.no_families:
+        families_table(args)
 
 
 if __name__ == "__main__":

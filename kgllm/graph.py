@@ -16,7 +16,7 @@ Examples
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Sequence
 
 from kgllm.errors import InputError, StoreError
@@ -24,12 +24,12 @@ from kgllm.extract.base import ExtractionResult, Extractor, SkippedDocument
 from kgllm.extract.resolve import EntityResolver
 from kgllm.extract.rules import RuleExtractor
 from kgllm.extract.violations import Violation, check_on_violation
-from kgllm.loaders import load_sources, load_text, read_kb_tsv
+from kgllm.loaders import SkippedFile, load_text, read_kb_tsv, read_sources
 from kgllm.schema import Schema
 from kgllm.stores.base import GraphStore, UpsertResult
 from kgllm.stores.ledger import DocumentRecord, content_hash
 from kgllm.stores.memory import MemoryStore
-from kgllm.types import Document, GraphDelta
+from kgllm.types import Document, GraphDelta, Merge
 
 __all__ = ["KnowledgeGraph", "IngestReport"]
 
@@ -49,6 +49,23 @@ class IngestReport:
     replaced: int = 0  # changed documents whose previous facts were retracted and replaced
     violations: int = 0  # typed facts whose entity types clash with the relation's domain/range (see on_violation)
     violation_examples: tuple[Violation, ...] = ()  # the first few of them
+    duplicates: tuple[tuple[str, str], ...] = ()  # (new document, document with the same content): not ingested
+    merges: tuple[Merge, ...] = ()  # the entity merges this ingest recorded (undo one with store.unmerge(alias))
+    unreadable: tuple[SkippedFile, ...] = ()  # files and JSONL lines ingest_files could not read (nothing of them)
+    ignored: tuple[str, ...] = ()  # files in folders of a kind ingest_files does not read (.pdf, .png, ...)
+
+
+def _sum(reports: list[IngestReport]) -> IngestReport:
+    """One report for several ingests, one after the other (counts added, lists joined)."""
+    if len(reports) == 1:
+        return reports[0]
+    numbers = {k: sum(getattr(r, k) for r in reports) for k in (
+        "documents", "extracted", "entities_added", "facts_added", "provenance_added", "merges_applied",
+        "unchanged", "replaced", "violations")}
+    lists = {k: tuple(x for r in reports for x in getattr(r, k)) for k in (
+        "skipped", "duplicates", "merges", "unreadable", "ignored")}
+    examples = tuple(v for r in reports for v in r.violation_examples)[:KnowledgeGraph.VIOLATION_EXAMPLES]
+    return IngestReport(**numbers, **lists, violation_examples=examples)
 
 
 def _unique(docs: list[Document]) -> list[Document]:
@@ -108,7 +125,8 @@ class KnowledgeGraph:
         self._violations: list[Violation] = []
 
     # ------------------------------------------------------------------ build
-    def ingest(self, texts: Iterable[str | Document] | str | Document, progress: bool = False) -> IngestReport:
+    def ingest(self, texts: Iterable[str | Document] | str | Document, progress: bool = False,
+               allow_duplicates: bool = False) -> IngestReport:
         """Extract facts from texts or documents and write them, with provenance.
 
         All inputs are validated before anything is written: an empty text
@@ -116,6 +134,16 @@ class KnowledgeGraph:
         The report's ``entities_added`` and ``facts_added`` are the growth of
         :meth:`stats` over the call (resolution merges included), so they can be
         negative when a merge joins two entities the store already held.
+
+        A new document whose text is the text of another document (in the ledger, or earlier in ``texts``)
+        is not ingested, unless ``allow_duplicates``: its facts would only repeat the other's provenance.
+        :attr:`IngestReport.duplicates` names both.
+
+        >>> import kgllm
+        >>> kg = kgllm.KnowledgeGraph()
+        >>> _ = kg.ingest([kgllm.Document("notes/a.txt", "Warsaw is the capital of Poland.")])
+        >>> kg.ingest([kgllm.Document("a.txt", "Warsaw is the capital of Poland.")]).duplicates
+        (('a.txt', 'notes/a.txt'),)
         """
         if isinstance(texts, (str, Document)):
             texts = [texts]
@@ -136,19 +164,25 @@ class KnowledgeGraph:
         docs = _unique(docs)
         ledger = callable(getattr(self.store, "ingest_documents", None))
         before = self.store.stats()
-        todo, unchanged, replaced = docs, 0, 0
-        if ledger:  # the ledger decides: new and changed documents are extracted, unchanged ones are not
-            todo = []
-            known = {d.doc_id: d for d in self.store.documents()} if len(docs) > 20 else None  # type: ignore
-            for doc in docs:
-                old = known.get(doc.id) if known is not None else self.store.document(doc.id)  # type: ignore
-                if old is not None and old.content_hash == content_hash(doc.text):
-                    unchanged += 1
-                    continue
-                replaced += old is not None
-                todo.append(doc)
+        todo, unchanged, replaced = [], 0, 0
+        duplicates: list[tuple[str, str]] = []
+        known = {d.doc_id: d for d in self.store.documents()} if ledger else {}  # type: ignore[attr-defined]
+        holder = {d.content_hash: d.doc_id for d in sorted(known.values(), key=lambda d: d.doc_id, reverse=True)}
+        for doc in docs:  # the ledger decides: new and changed documents are extracted, unchanged ones are not
+            digest = content_hash(doc.text)
+            old = known.get(doc.id)
+            if old is not None and old.content_hash == digest:
+                unchanged += 1
+                continue
+            twin = holder.setdefault(digest, doc.id)
+            if old is None and twin != doc.id and not allow_duplicates:
+                duplicates.append((doc.id, twin))
+                continue
+            replaced += old is not None
+            todo.append(doc)
+        merged_before = {m.alias for m in self.store.merges()}
         if not todo:
-            return IngestReport(len(docs), 0, 0, 0, 0, 0, (), unchanged, 0)
+            return IngestReport(len(docs), 0, 0, 0, 0, 0, (), unchanged, 0, duplicates=tuple(duplicates))
         delta = self._prepare(self.extractor.extract(todo, progress=progress))
         skipped = tuple(delta.skipped) if isinstance(delta, ExtractionResult) else ()
         if ledger:
@@ -161,14 +195,22 @@ class KnowledgeGraph:
         after = self.store.stats()
         # The store adds a merged-away alias before it merges it, so its own "added" counts run ahead of what it
         # holds; the report counts what stats() shows, as a person checking with `kgllm stats` sees it.
+        merges = tuple(m for m in self.store.merges() if m.alias not in merged_before)
         return IngestReport(len(docs), len(delta.facts), after["entities"] - before["entities"],
                             after["facts"] - before["facts"], result.provenance_added, result.merges_applied,
                             skipped, unchanged, replaced, len(self._violations),
-                            tuple(self._violations[:self.VIOLATION_EXAMPLES]))
+                            tuple(self._violations[:self.VIOLATION_EXAMPLES]), tuple(duplicates), merges)
 
     def _prepare(self, delta: GraphDelta) -> GraphDelta:
-        """Type (schema) or canonicalise the extractor's relations, then resolve entities against the store."""
+        """Type (schema) or canonicalise the extractor's relations, then resolve entities against the store.
+
+        Entities no fact uses are left out first (a job does the same): the graph holds what facts say, and a
+        document's retraction leaves nothing of it behind.
+        """
         skipped = list(delta.skipped) if isinstance(delta, ExtractionResult) else []
+        used = {x for f in delta.facts for x in (f.subject, f.object)}
+        if any(e.id not in used for e in delta.entities):
+            delta = GraphDelta([e for e in delta.entities if e.id in used], list(delta.facts), list(delta.merges))
         self._violations = []
         if self.schema is not None:
             if self._typer is None:
@@ -188,9 +230,26 @@ class KnowledgeGraph:
         return delta
 
     def ingest_files(self, sources: Sequence[str | os.PathLike[str]], text_field: str = "text",
-                     progress: bool = False) -> IngestReport:
-        """Load text files, folders and JSONL files (see :func:`kgllm.loaders.load_sources`) and ingest them."""
-        return self.ingest(load_sources(sources, text_field=text_field), progress=progress)
+                     progress: bool = False, strict: bool = False, allow_duplicates: bool = False,
+                     batch_size: int | None = None) -> IngestReport:
+        """Load text files, folders and JSONL files (see :func:`kgllm.loaders.read_sources`) and ingest them.
+
+        A file that cannot be read (empty, binary, not UTF-8) and every bad JSONL line is skipped and listed in
+        :attr:`IngestReport.unreadable`; with ``strict`` they are an :class:`~kgllm.errors.InputError` naming
+        each, raised before anything is written. ``allow_duplicates``: see :meth:`ingest`.
+
+        ``batch_size`` ingests the documents in groups fixed by their places in the sources, one :meth:`ingest`
+        (one transaction) each, as a job (:mod:`kgllm.jobs`) with that ``batch_size`` does: the same files and
+        settings then give the same graph. By default all are ingested at once.
+        """
+        found = read_sources(sources, text_field=text_field)
+        if strict:
+            found.refuse_skipped()
+        if batch_size is not None and batch_size < 1:
+            raise InputError(f"batch_size must be >= 1, got {batch_size}")
+        groups = found.groups(batch_size) if batch_size else [found.documents]
+        report = _sum([self.ingest(g, progress=progress, allow_duplicates=allow_duplicates) for g in groups])
+        return replace(report, unreadable=tuple(found.skipped), ignored=tuple(found.ignored))
 
     def import_kb(self, path: str | os.PathLike[str]) -> UpsertResult:
         """Add a ``subject<TAB>relation<TAB>object`` knowledge base (no extraction)."""

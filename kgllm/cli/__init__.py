@@ -8,7 +8,7 @@ or 1 (other failures); ``--json`` prints exactly one JSON object on stdout.
 
 from __future__ import annotations
 
-from kgllm.cli import docs, evaluate, explorer, graph, jobs, neo4j, rdf, serve
+from kgllm.cli import docs, evaluate, explorer, graph, jobs, merges, neo4j, rdf, serve
 from kgllm.cli.common import new_app
 
 __all__ = ["app", "main"]
@@ -23,6 +23,7 @@ rdf.register(app)
 explorer.register(app)
 jobs.register(app)
 docs.register(app)
+merges.register(app)
 
 
 def main() -> None:

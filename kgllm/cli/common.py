@@ -27,10 +27,11 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from kgllm.errors import InputError, KgllmError
 from kgllm.stores.base import GraphStore
+from kgllm.stores.detect import check_graph_file
 
 __all__ = ["out", "err", "new_app", "command", "reflow", "run", "StoreSpec", "open_store", "save_if_file",
            "said_migrated", "open_llm",
-           "emit_json", "report"]
+           "emit_json", "report", "when"]
 
 T = TypeVar("T")
 
@@ -151,6 +152,23 @@ def run(fn: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
 
 
+def when(iso: Optional[str], seconds: bool = False, day_of: Optional[str] = None) -> str:
+    """An ISO-8601 UTC time as a table shows it: ``2026-12-07 02:21`` (``seconds``: ``:05``); only the time when
+    ``day_of`` (another such time) is on the same day.
+
+    >>> when("2026-12-07T02:21:05.123Z"), when("2026-12-07T02:25:00Z", True, day_of="2026-12-07T02:21:05Z")
+    ('2026-12-07 02:21', '02:25:00')
+    >>> when(None), when("yesterday")
+    ('', 'yesterday')
+    """
+    if not iso:
+        return ""
+    if len(iso) < 16 or iso[10] != "T":
+        return iso
+    text = iso[:10] + " " + iso[11:19 if seconds else 16]
+    return text[11:] if day_of and day_of[:10] == iso[:10] else text
+
+
 def emit_json(obj: Any) -> None:
     """Write ``obj`` as one JSON line on stdout."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
@@ -197,9 +215,10 @@ def _connect(spec: StoreSpec, create: bool) -> GraphStore:
     if spec.kind == "memory":
         if spec.graph is None:
             raise InputError("--graph FILE is required with the in-memory store (or use --store neo4j)")
-        if spec.graph.exists() or not create:
-            return MemoryStore.load(spec.graph)  # a SQLite file opens durable, whatever its name
-        return MemoryStore.open(spec.graph, create=True)  # a new graph file is SQLite, whatever its name
+        if create and (not spec.graph.exists() or (spec.graph.is_file() and spec.graph.stat().st_size == 0)):
+            return MemoryStore.open(spec.graph, create=True)  # a new graph file is SQLite, whatever its name
+        check_graph_file(spec.graph)  # by content, whatever its name; anything else is refused, saying what it is
+        return MemoryStore.load(spec.graph)  # a SQLite file opens durable
     if spec.kind == "neo4j":
         from kgllm.stores.neo4j import Neo4jStore
 

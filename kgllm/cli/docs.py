@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
 from rich.table import Table
 
 from kgllm.cli.common import (GraphOpt, JsonOpt, LimitOpt, PasswordOpt, StoreOpt, StoreSpec, UriOpt, UserOpt,
-                              command, emit_json, err, new_app, open_store, out, run, save_if_file)
+                              command, emit_json, err, new_app, open_store, out, run, save_if_file, when)
 from kgllm.errors import InputError, StoreError
 
 __all__ = ["register"]
@@ -45,9 +46,16 @@ def docs_list(graph: Optional[Path] = GraphOpt, as_json: bool = JsonOpt, limit: 
             emit_json({"documents": [{"doc_id": d.doc_id, "source": d.source, "content_hash": d.content_hash,
                                       "facts": d.facts, "ingested_at": d.ingested_at} for d in rows]})
             return
-        table = Table("id", "source", "hash", "facts", "last ingested", title=f"{len(rows)} documents")
+        # Fits 80 columns: the time (UTC, to the minute), the facts and a short hash never break; long ids and
+        # sources fold onto more lines instead of being cut.
+        table = Table(title=f"{len(rows)} documents", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+        table.add_column("id", overflow="fold", ratio=3)
+        table.add_column("facts", justify="right", no_wrap=True)
+        table.add_column("ingested (UTC)", no_wrap=True)
+        table.add_column("hash", no_wrap=True)
+        table.add_column("source", overflow="fold", ratio=2)
         for d in rows:
-            table.add_row(d.doc_id, d.source, d.content_hash.split(":")[-1][:12], str(d.facts), d.ingested_at)
+            table.add_row(d.doc_id, str(d.facts), when(d.ingested_at), d.content_hash.split(":")[-1][:8], d.source)
         out.print(table)
 
     run(go)
@@ -84,6 +92,7 @@ def convert(source: Path = typer.Argument(..., help="A graph file (.sqlite/.db o
     other new name) a JSON graph file. SOURCE is left as it is. (Commands that write to a JSON graph file convert it
     in place on their own, keeping the JSON as FILE.bak.)
     """
+    from kgllm.stores.detect import check_graph_file
     from kgllm.stores.memory import MemoryStore
 
     def go() -> None:
@@ -91,6 +100,7 @@ def convert(source: Path = typer.Argument(..., help="A graph file (.sqlite/.db o
             raise InputError(f"{target} exists; pass --force to replace it")
         if target.exists() and source.exists() and target.resolve() == source.resolve():
             raise InputError(f"{source}: source and target are the same file")
+        check_graph_file(source)   # by content, whatever its name; anything else is refused, saying what it is
         store = MemoryStore.load(source)
         try:
             store.save(target)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gc
 import ipaddress
+import socket
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -14,7 +15,7 @@ from kgllm.cli.common import (GraphOpt, LlmKeyOpt, LlmNameOpt, LlmUrlOpt, ModelO
 from kgllm.errors import InputError
 from kgllm.server.background import serve_until_stopped
 
-__all__ = ["register", "is_loopback"]
+__all__ = ["register", "is_loopback", "served_hosts"]
 
 KEEP_ALIVE_S = 75
 
@@ -36,6 +37,24 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def served_hosts(host: str, allowed: List[str]) -> tuple[str, ...]:
+    """The host names requests may be addressed to: those of the interface listened on, and ``allowed``.
+
+    >>> served_hosts("127.0.0.1", [])
+    ('127.0.0.1', 'localhost', '::1')
+    >>> served_hosts("10.0.0.5", ["kg.example.org"])
+    ('10.0.0.5', 'kg.example.org')
+    """
+    from kgllm.explorer.models import LOOPBACK_NAMES
+
+    names = [host.strip("[]")]
+    if is_loopback(host):
+        names += LOOPBACK_NAMES
+    elif host in ("0.0.0.0", "::", ""):
+        names += [socket.gethostname(), socket.getfqdn(), *LOOPBACK_NAMES]
+    return tuple(dict.fromkeys(n.lower() for n in [*names, *allowed] if n))
 
 
 def serve(
@@ -60,6 +79,9 @@ def serve(
     max_rows: int = typer.Option(1000, min=1, metavar="N", help="Rows a Cypher query returns at most."),
     query_timeout: float = typer.Option(10.0, min=0.01, metavar="SECONDS", help="Time limit of a Cypher query."),
     ask_timeout: float = typer.Option(60.0, min=0.01, metavar="SECONDS", help="Time limit of a question."),
+    allow_host: List[str] = typer.Option([], "--allow-host", metavar="NAME",
+                                         help="Also answer requests addressed to this host name (repeatable), e.g. "
+                                              "the name of a proxy in front; others are refused (DNS rebinding)."),
 ) -> None:
     """Explore a graph in the browser: search, expand neighbours, read sources, run Cypher, ask questions.
 
@@ -81,7 +103,12 @@ def serve(
         if spec.kind == "memory" and (spec.graph is None or not spec.graph.is_file()):
             raise InputError(f"graph file {spec.graph} does not exist: build one with kgllm build or kgllm "
                              "import-kb" if spec.graph else "--graph FILE is required (or use --store neo4j)")
-        config = ExplorerConfig(max_rows=max_rows, query_timeout=query_timeout, ask_timeout=ask_timeout)
+        if spec.kind == "memory":
+            from kgllm.stores.detect import check_graph_file
+
+            check_graph_file(spec.graph)   # by content, whatever its name; anything else is refused, saying what
+        config = ExplorerConfig(max_rows=max_rows, query_timeout=query_timeout, ask_timeout=ask_timeout,
+                                hosts=served_hosts(host, allow_host))
         with open_llm(not (llm or llm_url or model), model, llm_url, llm_name, llm_key) as lm:
             def reasoner(s: Any) -> Reasoner:
                 return Reasoner(s, llm=lm)

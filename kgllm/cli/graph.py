@@ -1,18 +1,18 @@
-"""Graph commands: ``build``, ``ask``, ``query``, ``import-kb``, ``stats``."""
+"""Graph commands: ``build`` (:mod:`kgllm.cli.build`), ``ask`` (:mod:`kgllm.cli.ask`), ``query``, ``import-kb``,
+``stats``."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from kgllm.cli.common import (GraphOpt, JsonOpt, LlmKeyOpt, LlmNameOpt, LlmUrlOpt, ModelOpt, PasswordOpt, StoreOpt,
-                              StoreSpec, UriOpt, UserOpt, command, emit_json, err, open_llm, open_store, out, run,
-                              save_if_file)
+from kgllm.cli.ask import ask
+from kgllm.cli.build import build
+from kgllm.cli.common import (GraphOpt, JsonOpt, PasswordOpt, StoreOpt, StoreSpec, UriOpt, UserOpt, command, emit_json,
+                              err, open_store, out, run, save_if_file)
 from kgllm.errors import InputError
 
 __all__ = ["register"]
@@ -25,138 +25,6 @@ def register(app: typer.Typer) -> None:
     command(app)(query)
     command(app, "import-kb")(import_kb)
     command(app)(stats)
-
-
-def build(
-    sources: List[Path] = typer.Argument(..., help="Text files, folders (read recursively) or JSONL files."),
-    graph: Optional[Path] = GraphOpt,
-    text_field: str = typer.Option("text", metavar="FIELD", help="Field holding the text in JSONL files."),
-    no_resolve: bool = typer.Option(False, "--no-resolve", help="Skip entity resolution."),
-    schema: Optional[Path] = typer.Option(None, "--schema", metavar="FILE",
-                                          help="Relations the graph may hold (JSON list of names or of objects with "
-                                               "name, description, domain, range); each extracted fact is typed "
-                                               "onto the closest one, or dropped when none fits."),
-    canonicalize: bool = typer.Option(False, "--canonicalize", help="Without --schema: join near-identical "
-                                      "spellings of one relation (e.g. locate_in and located_in)."),
-    extractor: str = typer.Option("rules", "--extractor", metavar="MODE", help="'rules' (spaCy patterns), 'lm' "
-                                  "(the local model under constrained decoding) or 'hybrid' (both)."),
-    on_violation: str = typer.Option("penalize", "--on-violation", metavar="MODE", help="With --schema, a fact "
-                                     "whose subject/object type clashes with its relation's domain/range: "
-                                     "'penalize' (only scored lower), 'report' (kept and listed) or 'drop' "
-                                     "(removed and listed)."),
-    store: str = StoreOpt, uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
-) -> None:
-    """Extract facts from SOURCES and add them to the graph; facts of other documents are kept.
-
-    Every document is recorded in the graph's ledger with its content hash: a document already there unchanged is
-    not extracted again, and a changed one has its previous facts replaced (see kgllm docs list).
-    """
-    from kgllm.extract.violations import ON_VIOLATION
-    from kgllm.graph import KnowledgeGraph
-    from kgllm.schema import Schema
-
-    if on_violation not in ON_VIOLATION:    # a usage error (exit 2) before anything opens
-        raise typer.BadParameter(f"expected one of {', '.join(ON_VIOLATION)}, got {on_violation!r}",
-                                 param_hint="--on-violation")
-    spec = StoreSpec(graph, store, uri, user, password)
-
-    def go() -> None:
-        from kgllm.extract.lm import make_extractor
-
-        allowed = Schema.from_file(schema) if schema is not None else None   # a bad file fails before the store opens
-        reader = make_extractor(extractor, schema=allowed)                   # so does a bad --extractor
-        # The same writer lock as `kgllm jobs run`: a build and a job never write one store at once (wait up to
-        # a minute, then refuse naming the holder).
-        with open_store(spec, create=True) as target, target.lock("writer", 60.0):
-            kg = KnowledgeGraph(target, extractor=reader, schema=allowed, on_violation=on_violation,
-                                canonicalize=canonicalize, **({"resolver": None} if no_resolve else {}))
-            start = time.perf_counter()
-            report = kg.ingest_files(sources, text_field=text_field, progress=err.is_terminal)
-            save_if_file(target, spec)
-        err.print(
-            f"built {spec.where}: {report.documents} documents, {report.extracted} facts extracted, "
-            f"{report.facts_added} new facts, {report.entities_added} new entities, "
-            f"{report.merges_applied} merges in {time.perf_counter() - start:.1f}s; "
-            f"{report.unchanged} documents unchanged (not extracted again), {report.replaced} changed "
-            "(their previous facts replaced)",
-            highlight=False, markup=False,
-        )
-        for skipped in report.skipped:
-            err.print(f"skipped: {skipped}", highlight=False, markup=False)
-        if report.violations:
-            err.print(f"{report.violations} facts violate the schema's domain/range ("
-                      + ("dropped" if on_violation == "drop" else "kept") + "):", highlight=False, markup=False)
-            for v in report.violation_examples[:5]:
-                err.print(f"  {v.fact.as_line()}: {v.reason}" + (f' in "{v.sentence}"' if v.sentence else ""),
-                          highlight=False, markup=False)
-
-    run(go)
-
-
-def ask(
-    question: str = typer.Argument(..., help="A question in natural language."),
-    graph: Optional[Path] = GraphOpt,
-    no_llm: bool = typer.Option(False, "--no-llm", help="Answer from the graph alone, without the language model."),
-    model: Optional[Path] = ModelOpt,
-    llm_url: Optional[str] = LlmUrlOpt, llm_name: str = LlmNameOpt, llm_key: Optional[str] = LlmKeyOpt,
-    no_stream: bool = typer.Option(False, "--no-stream",
-                                   help="Print the answer when it is complete, not token by token."),
-    as_json: bool = JsonOpt,
-    store: str = StoreOpt, uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
-    rules: List[str] = typer.Option([], "--rules", help="Rule file to derive relations the graph lacks: a name "
-                                    "shipped in graphs/rules/ (kinship) or a path; repeatable."),
-) -> None:
-    """Answer QUESTION from the graph and print the facts and source sentences it rests on.
-
-    The answer is printed once it has been checked against the graph: the model picks among the graph's
-    candidates (or its words are kept only when every name, number and date in them is in the cited facts), so
-    no printed line is withdrawn later. Model loading is announced on stderr.
-    """
-    from kgllm.graph import KnowledgeGraph
-    from kgllm.reason.reasoner import Reasoner, ReasonerConfig
-
-    def go() -> None:
-        with open_store(StoreSpec(graph, store, uri, user, password)) as source, \
-                open_llm(no_llm, model, llm_url, llm_name, llm_key) as llm:
-            reasoner = Reasoner(KnowledgeGraph(source), llm=llm, config=ReasonerConfig(rules=tuple(rules)))
-            err.print("loading models (sentence embedder" + (", language model" if llm is not None else "")
-                      + ")...", highlight=False, markup=False)
-            streamed: list[str] = []
-
-            def show(piece: str) -> None:
-                if not streamed:
-                    out.print(f"[bold]Q:[/bold] {escape(question)}", highlight=False)
-                    out.print("[bold]A:[/bold] ", end="")
-                    piece = piece.lstrip()
-                streamed.append(piece)
-                out.print(piece, end="", highlight=False, markup=False)
-                out.file.flush()
-
-            answer = reasoner.ask(question, on_token=None if (as_json or no_stream) else show)
-        if as_json:
-            name = answer.subgraph.name if answer.subgraph is not None else str
-            emit_json({
-                "question": answer.question,
-                "answer": answer.text,
-                "supported": answer.supported,
-                "confidence": round(answer.confidence, 4),
-                "generated": answer.generated,
-                "entities": [{"id": e, "name": name(e)} for e in answer.entities[:5]],
-                "facts": [{"id": f.id, "subject": name(f.subject), "relation": f.relation, "object": name(f.object),
-                           "subject_id": f.subject, "object_id": f.object} for f in answer.facts],
-                "sources": [p.to_dict() for p in answer.sources],
-            })
-            return
-        if streamed:
-            out.print()
-        else:
-            out.print(f"[bold]Q:[/bold] {escape(answer.question)}", highlight=False)
-            out.print(f"[bold]A:[/bold] {escape(answer.text)}", highlight=False)
-        if answer.facts:
-            out.print("[bold]Because:[/bold]")
-            out.print("\n".join(answer.cite().splitlines()[1:]), highlight=False, markup=False)
-
-    run(go)
 
 
 def parse_params(items: List[str]) -> dict[str, Any]:

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from kgllm.cli.common import JsonOpt, command, emit_json, err, new_app, out, run
+from kgllm.cli.common import JsonOpt, command, emit_json, err, new_app, out, run, when
 
 __all__ = ["register"]
 
@@ -86,6 +87,10 @@ def run_job(
                       f"{c.get('unchanged', 0)} unchanged, {c.get('deleted', 0)} deleted documents; "
                       f"{c.get('facts', 0)} facts written, {c.get('retracted_facts', 0)} retracted; "
                       f"{c.get('failed', 0)} failed -> {job.spec.store.where}", highlight=False, markup=False)
+            if c.get("duplicate"):
+                err.print(f"{c['duplicate']} new documents skipped: another document holds the same content "
+                          "(allow_duplicates: true in the spec ingests them; the log names them)",
+                          highlight=False, markup=False)
             for e in record.errors:
                 err.print(f"failed: {e['doc_id']}: {e['error']}", highlight=False, markup=False)
         if record.status == "interrupted":
@@ -166,11 +171,17 @@ def history(spec: Path = SpecArg, limit: int = typer.Option(20, "--limit", "-n",
         if as_json:
             emit_json({"runs": [run_to_dict(r) for r in runs]})
             return
-        table = Table("run", "status", "started", "ended", "new", "changed", "deleted", "facts", "failed")
+        # Fits 80 columns: times in UTC to the second (the end's date only when another day), counts; the run ids
+        # are in --json.
+        table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+        for name in ("status", "started (UTC)", "ended"):
+            table.add_column(name, no_wrap=True)
+        for name in ("new", "changed", "deleted", "facts", "failed"):
+            table.add_column(name, justify="right", no_wrap=True)
         for r in runs:
             c = r.counts
-            table.add_row(r.run_id, r.status, r.started_at, r.ended_at or "", *(str(c.get(k, 0)) for k in (
-                "new", "changed", "deleted", "facts", "failed")))
+            table.add_row(r.status, when(r.started_at, True), when(r.ended_at, True, day_of=r.started_at),
+                          *(str(c.get(k, 0)) for k in ("new", "changed", "deleted", "facts", "failed")))
         out.print(table)
         if not runs:
             err.print("no runs recorded yet", highlight=False)

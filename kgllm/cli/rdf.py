@@ -16,7 +16,7 @@ from rich.table import Table
 
 from kgllm.cli.common import (JsonOpt, PasswordOpt, StoreSpec, UriOpt, UserOpt, command, emit_json, err,
                               open_store, out, run, save_if_file)
-from kgllm.errors import InputError
+from kgllm.errors import InputError, NotFoundError
 
 __all__ = ["register"]
 
@@ -63,6 +63,29 @@ def _format(path: Path, given: Optional[str]) -> str:
     except InputError:
         raise InputError(f"{path}: cannot tell the format from the extension; pass --format "
                          f"({', '.join(FORMATS)})") from None
+
+
+def _input_format(path: Path, given: Optional[str]) -> str:
+    """The format of a file to read: ``--format``, else a kgllm graph file by its content (``"json"``, SQLite
+    included, whatever the name), else RDF by the extension; anything else is refused saying what it holds."""
+    from kgllm.stores.detect import WHAT_A_GRAPH_FILE_IS, check_graph_file, describe, graph_file_kind
+
+    if given is not None:
+        return _format(path, given)
+    if not path.exists():
+        raise NotFoundError(f"file not found: {path}")
+    if graph_file_kind(path):
+        return "json"
+    if path.name.lower().endswith(_GRAPH_FILES):
+        check_graph_file(path)   # raises: says what the file holds and what a graph file is
+    from kgllm.rdf.export import format_of
+
+    try:
+        return format_of(path)
+    except InputError:
+        raise InputError(f"{path}: not a kgllm graph file (it holds {describe(path)}), and its extension names no "
+                         f"RDF format. {WHAT_A_GRAPH_FILE_IS} For an RDF file pass --format "
+                         f"({', '.join(f for f in FORMATS if f != 'json')}).") from None
 
 
 def export(
@@ -123,11 +146,13 @@ def import_graph(
     """
     def go() -> None:
         spec = _spec(graph, store, uri, user, password)
-        kind = _format(path, fmt)
+        kind = _input_format(path, fmt)
         if kind == "json":
+            from kgllm.stores.detect import check_graph_file
             from kgllm.stores.memory import MemoryStore
             from kgllm.stores.migrate import copy_store
 
+            check_graph_file(path)
             source = MemoryStore.load(path)
             try:
                 with open_store(spec, create=True) as target:
@@ -159,7 +184,11 @@ def sparql(
     query: str = typer.Argument(..., metavar="QUERY", help="A SPARQL SELECT, ASK, CONSTRUCT or DESCRIBE query, "
                                 "or @FILE to read it from a file."),
     graph: Optional[Path] = typer.Option(None, "--graph", "-g", metavar="FILE",
-                                         help="A kgllm graph file or an RDF file (.ttl, .nt, .jsonld, .trig, .nq)."),
+                                         help="A kgllm graph file (recognised by its content, whatever its name) "
+                                              "or an RDF file (.ttl, .nt, .jsonld, .trig, .nq, or --format)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT",
+                                      help=f"What --graph holds, one of {_FORMAT_HELP}; default: a graph file by "
+                                           "its content, else RDF by the extension."),
     store: Optional[str] = StoreKindOpt, base: Optional[str] = BaseOpt, as_json: bool = JsonOpt,
     uri: str = UriOpt, user: str = UserOpt, password: Optional[str] = PasswordOpt,
 ) -> None:
@@ -180,8 +209,9 @@ def sparql(
             if not source.is_file():
                 raise InputError(f"query file not found: {source}")
             text = source.read_text(encoding="utf-8")
-        if graph is not None and (store or "memory") == "memory" and not graph.name.lower().endswith(_GRAPH_FILES):
-            dataset = file_dataset(graph)
+        kind = _input_format(graph, fmt) if graph is not None and (store or "memory") == "memory" else "json"
+        if kind != "json":
+            dataset = file_dataset(graph, kind)
         else:
             with open_store(_spec(graph, store, uri, user, password)) as source_store:
                 dataset = store_dataset(source_store, base)

@@ -24,6 +24,18 @@ __all__ = ["Engine", "StepError"]
 Prompt = str | Seq[int]
 
 
+def _added_bos(tokenizer) -> int | None:
+    """The BOS id the tokenizer puts before a text on its own (None when it adds none, as SmolLM2's and Qwen's)."""
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is None:
+        return None
+    try:
+        ids = tokenizer("a", add_special_tokens=True)["input_ids"]
+    except Exception:  # noqa: BLE001 - a tokenizer without special-token handling adds nothing
+        return None
+    return bos if ids and ids[0] == bos else None
+
+
 class StepError(GenerationError):
     """A model step failed: its requests (``request_ids``) were aborted and their KV blocks freed.
 
@@ -39,12 +51,16 @@ class Engine:
     """Continuous-batching generation over a paged KV cache with prefix caching.
 
     Build it with :meth:`from_pretrained` (loads a model) or :meth:`from_model` (wraps a loaded
-    transformers Llama-family model). ``step()`` runs one batch: ``schedule -> run -> postprocess``.
+    transformers model of a supported family). ``step()`` runs one batch: ``schedule -> run -> postprocess``.
     """
 
-    def __init__(self, runner, tokenizer, scheduler: Scheduler) -> None:
+    def __init__(self, runner, tokenizer, scheduler: Scheduler, eos_token_ids: Seq[int] = ()) -> None:
         self.runner, self.tokenizer, self.scheduler = runner, tokenizer, scheduler
         self.eos_token_id = tokenizer.eos_token_id
+        #: every token that ends a request (the tokenizer's EOS and the model's generation config's, e.g. Llama 3's
+        #: <|eot_id|> and Gemma's <end_of_turn>)
+        self.eos_token_ids = frozenset(t for t in (self.eos_token_id, *eos_token_ids) if t is not None)
+        self.bos_token_id = _added_bos(tokenizer)   # prepended to text prompts that lack it (Gemma needs it)
         self.max_model_len = runner.max_model_len
         self.capacity_tokens = scheduler.blocks.num_blocks * scheduler.blocks.block_size
         self._seqs: dict[str, Sequence] = {}
@@ -53,19 +69,46 @@ class Engine:
     # ------------------------------------------------------------ construction
     @classmethod
     def from_model(cls, model, tokenizer, *, kv_budget_mb: float = 512, max_batch_tokens: int = 512,
-                   max_num_seqs: int = 32, block_size: int = 16, enable_prefix_caching: bool = True) -> "Engine":
-        """Wrap an already loaded transformers model (its weights are shared, not copied)."""
+                   max_num_seqs: int = 32, block_size: int = 16, enable_prefix_caching: bool = True,
+                   check: bool = True) -> "Engine":
+        """Wrap an already loaded transformers causal LM (its weights are shared, not copied).
+
+        Parameters
+        ----------
+        model : transformers.PreTrainedModel
+            A causal LM of a supported family (:data:`kgllm.engine.arch.FAMILIES`: Llama, Mistral, Qwen2, Qwen3,
+            Gemma 2, Gemma 3 text, Phi-3), in eval mode, on its device and dtype.
+        tokenizer : transformers tokenizer
+            Its tokenizer; generation stops at its EOS token and at every EOS id of ``model.generation_config``.
+        kv_budget_mb, max_batch_tokens, max_num_seqs, block_size, enable_prefix_caching
+            KV cache size, per-step token budget, most sequences running at once, tokens per KV block, prefix
+            caching.
+        check : bool
+            Compare the engine's forward with the model's own on a short prompt first (milliseconds for small
+            models) and refuse a model whose results differ.
+
+        Raises
+        ------
+        ConfigError
+            The architecture is not supported (the message names the model type and what is missing), or its
+            results differ from transformers'.
+        """
+        from kgllm.engine.arch import arch_spec
         from kgllm.engine.runner import ModelRunner
 
-        cfg = model.config
-        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        spec = arch_spec(model.config)
         dtype_bytes = next(model.parameters()).element_size()
-        num_blocks = num_blocks_for_budget(kv_budget_mb, num_layers=cfg.num_hidden_layers,
-                                           num_kv_heads=cfg.num_key_value_heads, head_dim=head_dim,
-                                           dtype_bytes=dtype_bytes, block_size=block_size)
+        num_blocks = num_blocks_for_budget(kv_budget_mb, num_layers=spec.num_layers, num_kv_heads=spec.num_kv_heads,
+                                           head_dim=spec.head_dim, dtype_bytes=dtype_bytes, block_size=block_size)
         blocks = BlockManager(num_blocks, block_size, enable_prefix_caching)
         scheduler = Scheduler(blocks, max_num_seqs=max_num_seqs, max_batch_tokens=max_batch_tokens)
-        return cls(ModelRunner(model, num_blocks, block_size), tokenizer, scheduler)
+        runner = ModelRunner(model, num_blocks, block_size, spec)
+        if check:
+            runner.check_against(model)
+        gen = getattr(model, "generation_config", None)
+        eos = getattr(gen, "eos_token_id", None)
+        extra = [eos] if isinstance(eos, int) else list(eos or [])
+        return cls(runner, tokenizer, scheduler, eos_token_ids=extra)
 
     @classmethod
     def from_pretrained(cls, path: str | None = None, *, device: str = "auto", dtype: str | None = None,
@@ -89,6 +132,7 @@ class Engine:
 
     # ---------------------------------------------------------------- requests
     def encode(self, prompt: Prompt) -> list[int]:
+        """Token ids of a text (no special tokens added) or checked ids of a token-id prompt."""
         if isinstance(prompt, str):
             if not prompt.strip():
                 raise InputError("empty prompt")
@@ -101,13 +145,19 @@ class Engine:
 
     def add_request(self, prompt: Prompt, params: SamplingParams | None = None,
                     request_id: str | None = None) -> str:
-        """Queue a request (text or token ids); returns its id. Bad input raises here, nothing is queued."""
+        """Queue a request (text or token ids); returns its id. Bad input raises here, nothing is queued.
+
+        A text prompt starts with the tokenizer's BOS token when the tokenizer adds one to texts (Llama 3, Gemma)
+        and the text (e.g. rendered by a chat template that writes it) does not already start with it.
+        """
         params = SamplingParams() if params is None else params
         if not isinstance(params, SamplingParams):
             raise ConfigError(f"params must be a SamplingParams, got {type(params).__name__}")
         ids = self.encode(prompt)
         if not ids:
             raise InputError("empty prompt: no tokens")
+        if isinstance(prompt, str) and self.bos_token_id is not None and ids[0] != self.bos_token_id:
+            ids = [self.bos_token_id, *ids]
         if len(ids) >= self.max_model_len:
             raise InputError(f"prompt has {len(ids)} tokens; the model's context is {self.max_model_len}")
         need = min(len(ids) + params.max_tokens, self.max_model_len)
@@ -167,7 +217,7 @@ class Engine:
         p = seq.params
         seq.append_token(token)
         reason = None
-        if (token == self.eos_token_id and not p.ignore_eos) or token in p.stop_token_ids:
+        if (token in self.eos_token_ids and not p.ignore_eos) or token in p.stop_token_ids:
             reason = "stop"
         elif seq.num_output_tokens >= p.max_tokens or seq.num_tokens >= self.max_model_len:
             reason = "length"

@@ -1,8 +1,14 @@
-"""Load a Llama-family causal LM + tokenizer for the engine (offline only).
+"""Load a causal LM + tokenizer for the engine (offline only): a Hugging Face folder or a ``.gguf`` file.
+
+The config is read first and checked (:func:`kgllm.engine.arch.arch_spec`), so an unsupported architecture is
+refused, naming its model type and what the engine lacks, before any weight is read. Weights load straight into the
+target dtype and device (``from_pretrained(dtype=..., device_map=...)``: a bf16 checkpoint for a GPU is never
+widened to float32 on the way). The tokenizer's chat template is made to accept kgllm's system + user prompts
+(:mod:`kgllm.engine.chat`).
 
 GGUF files (such as the bundled SmolLM2) are slow to convert (about a minute on two CPU cores),
-so the converted fp32 checkpoint is cached once under ``$KGLLM_CACHE_DIR`` (default
-``~/.cache/kgllm/engine``) keyed by the file's name, size and modification time; later loads
+so the converted checkpoint is cached once under ``$KGLLM_CACHE_DIR`` (default
+``~/.cache/kgllm/engine``) keyed by the file's name, size, modification time and dtype; later loads
 read the cached safetensors in a few seconds. Delete that folder to drop the cache.
 """
 
@@ -30,6 +36,13 @@ def resolve_model_path(path: str | os.PathLike[str] | None) -> tuple[str, str | 
         raise ConfigError(f"model path not found: {p}")
     if p.suffix == ".gguf":
         return str(p.parent), p.name
+    if p.is_dir() and not (p / "config.json").exists():
+        ggufs = sorted(q.name for q in p.glob("*.gguf"))
+        if len(ggufs) == 1:            # a folder holding one GGUF file (as a pip package ships it)
+            return str(p), ggufs[0]
+        raise ConfigError(f"{p} is not a model: a Hugging Face model folder has a config.json"
+                          + (f"; it holds several .gguf files, name one: {', '.join(ggufs)}" if ggufs else
+                             " (or give a .gguf file)"))
     return str(p), None
 
 
@@ -46,10 +59,10 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
-def _cache_dir(folder: str, gguf_file: str) -> Path:
+def _cache_dir(folder: str, gguf_file: str, dtype: str) -> Path:
     st = (Path(folder) / gguf_file).stat()
     root = Path(os.environ.get("KGLLM_CACHE_DIR", Path.home() / ".cache" / "kgllm" / "engine"))
-    return root / f"{Path(gguf_file).stem}-{st.st_size}-{int(st.st_mtime)}"
+    return root / f"{Path(gguf_file).stem}-{st.st_size}-{int(st.st_mtime)}-{dtype}"
 
 
 def _save_converted(model, tokenizer, cached: Path) -> None:
@@ -79,30 +92,48 @@ def _save_converted(model, tokenizer, cached: Path) -> None:
 
 @functools.lru_cache(maxsize=2)
 def load_hf_model(path: str | None = None, device: str = "cpu", dtype: str = "float32"):
-    """``(model, tokenizer)``: a transformers causal LM in eval mode on ``device``, cached per process."""
+    """``(model, tokenizer)``: a transformers causal LM in eval mode on ``device``, cached per process.
+
+    Raises
+    ------
+    ConfigError
+        The path does not exist, or the model's architecture is one the engine cannot run (the message names the
+        model type and what is missing).
+    GenerationError
+        The folder or file is not a loadable model (no config, missing weights, a broken file).
+    """
     try:
         import torch
         import transformers
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:  # pragma: no cover - dependency missing
         raise GenerationError("torch and transformers are needed for the engine; run `make setup`") from exc
+    from kgllm.engine.arch import arch_spec
+    from kgllm.engine.chat import prepare_chat_template
+
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     folder, gguf_file = resolve_model_path(path)
     kwargs: dict = {"gguf_file": gguf_file} if gguf_file else {}
-    cached = _cache_dir(folder, gguf_file) if gguf_file else None
+    cached = _cache_dir(folder, gguf_file, dtype) if gguf_file else None
     if cached is not None and (cached / "config.json").exists():
         folder, kwargs = str(cached), {}
     try:
+        config = AutoConfig.from_pretrained(folder, local_files_only=True, **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        raise GenerationError(f"could not load the language model from {folder}: {exc}") from exc
+    arch_spec(config)                   # refuse an architecture the engine cannot run before reading weights
+    placement = {} if device == "cpu" else {"device_map": {"": device}}
+    try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, local_files_only=True, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(folder, config=config, dtype=getattr(torch, dtype),
+                                                     local_files_only=True, **placement, **kwargs)
     except (OSError, ValueError) as exc:
         raise GenerationError(f"could not load the language model from {folder}: {exc}") from exc
     if cached is not None and kwargs:
         _save_converted(model, tokenizer, cached)
-    if model.config.model_type not in ("llama", "qwen2"):
-        raise ConfigError(f"the engine runs Llama-family models; got model_type {model.config.model_type!r}")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model.to(device=device, dtype=getattr(torch, dtype)).eval()
+    prepare_chat_template(tokenizer)
+    model.to(device=device).eval()
     return model, tokenizer

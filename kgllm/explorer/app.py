@@ -1,6 +1,8 @@
 """The explorer's FastAPI application: :func:`create_app`, its security guard and its error handling.
 
-Every ``/api/`` path and the OpenAPI schema (``/openapi.json``; no Swagger page, which would load from a CDN) need
+Requests whose ``Host`` is not a name the server listens on (``ExplorerConfig.hosts``: loopback names by
+default) get ``400`` on every path, so that a web page on another name cannot read the graph through DNS
+rebinding. Every ``/api/`` path and the OpenAPI schema (``/openapi.json``; no Swagger page, which would load from a CDN) need
 ``Authorization: Bearer <token>`` when a token is set (``401`` otherwise); the web page's own files and
 ``/health`` hold no graph data and are served to anyone. Bodies over ``max_body_bytes`` get ``413``; bad
 parameters and bodies ``422`` naming each wrong field; kgllm errors become ``400`` (bad input), ``404``
@@ -19,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -56,12 +59,40 @@ def error(code: int, message: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "code": code}}, status_code=code)
 
 
-class _Guard:
-    """ASGI middleware: bearer token on protected paths, body size limit, security headers."""
+def host_name(header: str) -> str:
+    """The host name of a ``Host`` header, without its port, lower case (an IPv6 address without brackets).
 
-    def __init__(self, app: Any, token: str | None, max_body_bytes: int) -> None:
+    >>> host_name("LocalHost:8765"), host_name("[::1]:80"), host_name("127.0.0.1")
+    ('localhost', '::1', '127.0.0.1')
+    """
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
+
+
+class _Guard:
+    """ASGI middleware: the ``Host`` check, bearer token on protected paths, body size limit, security headers."""
+
+    def __init__(self, app: Any, token: str | None, max_body_bytes: int, hosts: tuple[str, ...]) -> None:
         self.app, self.max_body_bytes = app, max_body_bytes
         self.token = f"Bearer {token}".encode() if token else None
+        self.hosts = {host_name(h) for h in hosts if h and h != "*"}
+        self.any_ip = any(h in ("0.0.0.0", "::", "*") for h in hosts)  # bound to every interface: any address
+
+    def host_ok(self, header: bytes) -> bool:
+        """Whether a request for this ``Host`` is served: a name the server is bound to or was told to accept
+        (a web page on another name, even one that resolves here, is refused: DNS rebinding)."""
+        name = host_name(header.decode("latin-1"))
+        return name in self.hosts or (self.any_ip and _is_ip(name))
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -78,6 +109,12 @@ class _Guard:
 
         headers = dict(scope.get("headers") or [])
         path = scope.get("path", "")
+        if not self.host_ok(headers.get(b"host", b"")):
+            name = host_name(headers.get(b"host", b"").decode("latin-1")) or "(none)"
+            return await error(400, f"host name {name!r} is not served here: the explorer answers only the host "
+                                    "names it listens on (a web page on another name could read the graph through "
+                                    f"DNS rebinding); to accept it, start kgllm serve with --allow-host {name}")(
+                scope, receive, send_with_headers)
         if self.token and path.startswith(_PROTECTED) \
                 and not secrets.compare_digest(headers.get(b"authorization", b""), self.token):
             return await error(401, "missing or wrong token: send 'Authorization: Bearer <token>'")(
@@ -114,7 +151,20 @@ class _Guard:
                     scope, receive, send_with_headers)
 
 
+def _where(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    return f"line {line}, column {offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
+
+
 def _describe(exc: RequestValidationError) -> str:
+    body = exc.body if isinstance(exc.body, str) else exc.body.decode("utf-8", "replace") \
+        if isinstance(exc.body, (bytes, bytearray)) else ""
+    for e in exc.errors():
+        if e.get("type") == "json_invalid":
+            loc = e.get("loc", ())
+            offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+            why = (e.get("ctx") or {}).get("error") or "not valid JSON"
+            return f"the request body is not valid JSON: {why} at {_where(body, offset)}"
     parts = []
     for e in exc.errors():
         where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
@@ -200,5 +250,5 @@ def create_app(store: GraphStore | None = None, *, graph_file: str | os.PathLike
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(_Guard, token=token, max_body_bytes=config.max_body_bytes)
+    app.add_middleware(_Guard, token=token, max_body_bytes=config.max_body_bytes, hosts=config.hosts)
     return app

@@ -1,18 +1,21 @@
-"""The graph the explorer serves, kept current: reloaded when its file changes, re-indexed when it is written.
+"""The graph the explorer serves, kept current: queried live, reloaded only when its file is replaced.
 
 A :class:`LiveGraph` hands every request a :class:`Snapshot`: the store plus what the explorer derives from
-it (the search index, degrees, the relation histogram, a reasoner). Deriving happens once per revision of
-the graph, not per request:
+it (statistics, a reasoner; for a graph held in memory, the search index). How it follows changes depends
+on the store:
 
-* a store given in process (a :class:`~kgllm.stores.memory.MemoryStore`) is re-indexed when its
-  ``revision()`` changes (reading it costs nothing);
-* a graph file (JSON, or any file :meth:`kgllm.KnowledgeGraph.load` opens, such as SQLite) is re-opened when
-  its modification time or size changes (a job wrote it). The check is one ``stat`` every
-  ``check_interval`` seconds; the new graph is loaded and indexed in a background thread while requests
-  keep the old snapshot, then swapped in at once. A file caught half-written (not valid yet) is retried at
-  its next change, and the old graph stays served;
-* a server store (Neo4j) is live by itself: reads go to the server; only the statistics are cached, per
-  ``revision()``.
+* a SQLite graph file (``kgllm build``, ``import-kb`` and jobs write these) is opened once and queried
+  where it lies: other processes' writes are seen as soon as they commit, with nothing to reload;
+  searches, degrees and statistics come from the file's indexes. Only a file *replaced* by another
+  (a new inode: ``kgllm convert`` over it, an in-place migration) is opened again;
+* a JSON graph file is read whole and read again when its modification time or size changes (one
+  ``stat`` every ``check_interval`` seconds; the new graph is loaded in a background thread while
+  requests keep the old snapshot; a half-written file is retried at its next change);
+* a store given in process is re-indexed when its ``revision()`` changes (in memory) or read live (on a file);
+* a server store (Neo4j) is live by itself: only the statistics are cached, per ``revision()``.
+
+Questions are answered by one reasoner shared by the request threads (its indexes are thread-safe); how
+many run at once is bounded by the routes' worker limit.
 
 Examples
 --------
@@ -20,11 +23,11 @@ Examples
 >>> from kgllm.types import Fact, GraphDelta
 >>> store = MemoryStore()
 >>> live = LiveGraph(store)
->>> live.snapshot().index.search("oslo")
+>>> live.snapshot().search("oslo")
 []
 >>> _ = store.upsert(GraphDelta(facts=[Fact("ada lindqvist", "lives_in", "oslo")]))
->>> [e.id for e, _ in live.snapshot().index.search("oslo")]
-['oslo']
+>>> [(e.id, degree) for e, _, degree in live.snapshot().search("oslo")]
+[('oslo', 1)]
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kgllm.errors import KgllmError
-from kgllm.explorer.search import SearchIndex
+from kgllm.explorer.search import SearchIndex, search_store
 from kgllm.stores.base import GraphStore
+from kgllm.types import Entity
 
 __all__ = ["LiveGraph", "Snapshot", "GraphStats"]
 
@@ -49,28 +53,35 @@ log = logging.getLogger("kgllm.explorer")
 
 @dataclass(frozen=True)
 class GraphStats:
-    """Degrees and the relation histogram of one revision of the graph."""
+    """Facts per relation, entities per degree and the best-connected entities of one revision of the graph."""
 
-    degrees: Counter = field(default_factory=Counter)
     relations: Counter = field(default_factory=Counter)
+    degree_counts: dict[int, int] = field(default_factory=dict)
+    hubs: list[tuple[Entity, int]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, store: GraphStore) -> "GraphStats":
-        """Count by one pass over the facts."""
+    def of(cls, store: GraphStore, top: int = 100) -> "GraphStats":
+        """From the store's indexes when it has them (``relations``, ``degree_counts``, ``top_degrees``: a graph
+        file, Neo4j), else by one pass over the facts."""
+        if all(callable(getattr(store, m, None)) for m in ("relations", "degree_counts", "top_degrees")):
+            return cls(Counter(store.relations()), store.degree_counts(),  # type: ignore[attr-defined]
+                       store.top_degrees(top))  # type: ignore[attr-defined]
         degrees: Counter = Counter()
         relations: Counter = Counter()
         for fact in store.facts():
             degrees[fact.subject] += 1
             degrees[fact.object] += 1
             relations[fact.relation] += 1
-        return cls(degrees, relations)
+        hubs = [(e, d) for eid, d in degrees.most_common(top) if (e := store.get_entity(eid)) is not None]
+        return cls(relations, dict(Counter(degrees.values())), hubs)
 
 
 @dataclass
 class Snapshot:
     """One revision of the served graph and what the explorer derived from it.
 
-    ``index`` is ``None`` for server stores (their own search is used); ``stats`` is computed on first use.
+    ``index`` is the search index of a graph held in memory; ``None`` when the store answers searches itself
+    (a graph file, Neo4j). ``stats`` is computed on first use (and again when a live store's revision moved).
     """
 
     store: GraphStore
@@ -81,12 +92,10 @@ class Snapshot:
     _stats_revision: Any = None
     _reasoner: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _ask_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def stats(self) -> GraphStats:
-        """Degrees and relation counts (one pass over the facts, on first use; for a server store, again
-        whenever its revision moved)."""
+        """Relation counts, degree distribution and hubs (once per revision of the graph)."""
         with self._lock:
             revision = self.store.revision() if self.index is None else self.revision
             if self._stats is None or revision != self._stats_revision:
@@ -102,26 +111,36 @@ class Snapshot:
             return self._reasoner
 
     def ask(self, question: str, on_token: Callable[[str], None] | None = None) -> Any:
-        """The reasoner's answer to ``question``, one question at a time: the reasoner builds its retrieval
-        indexes lazily and is not safe to call from several threads at once."""
-        with self._ask_lock:
-            return self.reasoner.ask(question, on_token=on_token)
+        """The reasoner's answer to ``question``. Several threads may ask at once: the reasoner's indexes are
+        thread-safe, and the routes bound how many questions run together."""
+        return self.reasoner.ask(question, on_token=on_token)
+
+    def search(self, text: str, limit: int = 20) -> list[tuple[Entity, float | None, int | None]]:
+        """``(entity, score, degree)`` of the entities whose names match ``text``, best first."""
+        if self.index is not None:
+            return [(e, s, self.index.degree(e.id)) for e, s in self.index.search(text, limit)]
+        if all(callable(getattr(self.store, m, None)) for m in ("name_candidates", "degrees", "get_entities")):
+            return list(search_store(self.store, text, limit))
+        return [(e, None, None) for e in self.store.find_entities(text, limit=limit)]
 
     def degree(self, entity_id: str) -> int | None:
-        """Facts touching ``entity_id`` when known without a query (in-process stores), else ``None``."""
-        return self.index.degree(entity_id) if self.index is not None else None
+        """Facts touching ``entity_id`` when known without reading them, else ``None``."""
+        if self.index is not None:
+            return self.index.degree(entity_id)
+        degree = getattr(self.store, "degree", None)
+        return degree(entity_id) if callable(degree) else None
 
 
-def _in_process(store: GraphStore) -> bool:
+def _in_memory(store: GraphStore) -> bool:
     from kgllm.stores.memory import MemoryStore
 
-    return isinstance(store, MemoryStore)
+    return isinstance(store, MemoryStore) and not store.durable
 
 
 def _load_file(path: Path) -> GraphStore:
-    from kgllm.graph import KnowledgeGraph
+    from kgllm.stores.memory import MemoryStore
 
-    return KnowledgeGraph.load(path).store
+    return MemoryStore.load(path)  # a SQLite file is opened (nothing read), a JSON file read whole
 
 
 class LiveGraph:
@@ -137,9 +156,9 @@ class LiveGraph:
         ``factory(store)`` returns the object whose ``ask(question, on_token=...)`` answers questions
         (default: a graph-only :class:`~kgllm.Reasoner`).
     check_interval : float
-        Seconds between two looks at the file's modification time.
+        Seconds between two looks at the file (its identity for a SQLite file, its time and size for JSON).
     loader : callable, optional
-        ``loader(path)`` opens the file (default: :meth:`kgllm.KnowledgeGraph.load`).
+        ``loader(path)`` opens the file (default: :meth:`kgllm.stores.memory.MemoryStore.load`).
     warm : bool
         Prepare the reasoner's retrieval indexes (and models) ahead of the first question: in the
         background at start, and before a reloaded graph is swapped in.
@@ -172,7 +191,7 @@ class LiveGraph:
 
     # ------------------------------------------------------------------ snapshots
     def _snapshot_of(self, store: GraphStore, previous: Snapshot | None = None) -> Snapshot:
-        if _in_process(store):
+        if _in_memory(store):
             snap = Snapshot(store, store.revision(), SearchIndex.of(store), self.reasoner_factory)
             if previous is not None and previous.store is store:
                 snap._reasoner = previous._reasoner  # its retriever re-reads the store when the revision moves
@@ -200,16 +219,19 @@ class LiveGraph:
 
     # ------------------------------------------------------------------ the file
     def _file_stamp(self) -> tuple:
+        """What tells that the file must be opened again: a SQLite file's identity (its writes are read live),
+        a JSON file's time and size; ``(None,)`` while there is no file."""
         if self.path is None:
             return ()
-        stamp = []
-        for p in (self.path, Path(f"{self.path}-wal")):
-            try:
-                st = p.stat()
-                stamp.append((st.st_mtime_ns, st.st_size))
-            except OSError:
-                stamp.append(None)
-        return tuple(stamp)
+        from kgllm.stores.memory.sqlite import is_sqlite_file
+
+        try:
+            st = self.path.stat()
+        except OSError:
+            return (None,)
+        if is_sqlite_file(self.path):
+            return ("sqlite", st.st_ino, st.st_dev)
+        return ("json", st.st_mtime_ns, st.st_size)
 
     def _check_file(self) -> None:
         self._checked = time.monotonic()
@@ -258,12 +280,14 @@ class LiveGraph:
 def _warm(snap: Snapshot) -> None:
     """Build the reasoner and run its retrieval once, so that the first real question is fast."""
     try:
-        with snap._ask_lock:
-            retriever = getattr(snap.reasoner, "retriever", None)
-            if retriever is None:
-                return
-            some = next(iter(snap.index.entities.values()), None) if snap.index is not None else None
-            retriever.retrieve(f"What is known about {some.name}?" if some is not None else "What is known?")
+        retriever = getattr(snap.reasoner, "retriever", None)
+        if retriever is None:
+            return
+        if snap.index is not None:
+            some = next(iter(snap.index.entities.values()), None)
+        else:
+            some = next((e for e, _ in snap.stats.hubs[:1]), None)
+        retriever.retrieve(f"What is known about {some.name}?" if some is not None else "What is known?")
     except Exception as exc:  # warming is an optimisation: a failure shows up again on the first question
         log.warning("could not prepare the reasoner: %s", exc)
 

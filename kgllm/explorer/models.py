@@ -23,6 +23,9 @@ __all__ = ["ExplorerConfig", "QueryRequest", "AskRequest", "ParamValue"]
 
 ParamValue = Union[StrictBool, StrictInt, StrictFloat, StrictStr]
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+"""The host names of a server listening on the loopback interface."""
+
 MAX_QUERY_ROWS = 10_000
 """The largest ``limit`` a Cypher request may ask for (the server's ``max_rows`` may lower it)."""
 
@@ -35,11 +38,14 @@ class ExplorerConfig:
     ``query_timeout`` / ``ask_timeout`` / ``request_timeout``: seconds a Cypher query, a question, or any
     other request may take before the client gets ``408``. ``query_concurrency`` / ``ask_concurrency``:
     Cypher queries and questions admitted at once (more wait their turn, up to ``queue_timeout`` s, then
-    ``429``); the reasoner itself answers one question at a time (it is not thread-safe).
+    ``429``): a bounded pool of workers answering questions together.
     ``max_body_bytes``: largest request body (``413`` beyond). ``max_subgraph_facts``: facts of the
     subgraph an answer returns. ``check_interval``: seconds between two looks at the graph file's time.
     ``warm_reasoner``: prepare the reasoner's indexes and models before the first question (in the
-    background; a large graph's first question would otherwise wait for them).
+    background; a large graph's first question would otherwise wait for them). ``hosts``: the host names
+    (``Host`` header, port aside) requests may be addressed to: the names the server listens on and any the
+    user allows; ``0.0.0.0`` or ``::`` accepts any IP address as well (every request for another name is
+    refused: DNS rebinding protection).
     """
 
     max_rows: int = 1000
@@ -53,11 +59,12 @@ class ExplorerConfig:
     max_subgraph_facts: int = 300
     check_interval: float = 0.5
     warm_reasoner: bool = True
+    hosts: tuple[str, ...] = LOOPBACK_NAMES
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool):
+            if isinstance(value, (bool, tuple)):
                 continue
             if not value >= (1 if isinstance(value, int) else 0.001):
                 raise ConfigError(f"ExplorerConfig.{f.name} must be >= 1, got {value}" if isinstance(value, int)

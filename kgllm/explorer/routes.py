@@ -36,12 +36,18 @@ def _entity(snap: Snapshot, entity_id: str) -> Any:
 
 
 def _names(snap: Snapshot, ids: set[str]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for eid in sorted(ids):
-        e = snap.store.get_entity(eid)
-        if e is not None:
-            out[eid] = entity_view(e, snap.degree(eid))
-    return out
+    many = getattr(snap.store, "get_entities", None)
+    found = many(ids) if callable(many) else {eid: e for eid in ids if (e := snap.store.get_entity(eid)) is not None}
+    return {eid: entity_view(found[eid], snap.degree(eid)) for eid in sorted(found)}
+
+
+def _takes_relation(store: Any) -> bool:
+    import inspect
+
+    try:
+        return "relation" in inspect.signature(store.neighbors).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  # noqa: C901 (one route each)
@@ -54,10 +60,7 @@ def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  
     async def search(q: str = Query(min_length=1, max_length=200, description="Words of a name or alias."),
                      limit_: int = Query(20, alias="limit", ge=1, le=100)) -> dict[str, Any]:
         def work() -> list[dict[str, Any]]:
-            snap = live.snapshot()
-            if snap.index is not None:
-                return [entity_view(e, snap.degree(e.id), s) for e, s in snap.index.search(q, limit_)]
-            return [entity_view(e) for e in snap.store.find_entities(q, limit=limit_)]
+            return [entity_view(e, degree, score) for e, score, degree in live.snapshot().search(q, limit_)]
         return {"query": q, "results": await in_thread(work, limit, "search")}
 
     @app.get("/api/entity", tags=["graph"], summary="One entity: names, type, degree, relations around it.")
@@ -83,7 +86,10 @@ def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  
         def work() -> dict[str, Any]:
             snap = live.snapshot()
             e = _entity(snap, id)
-            facts = snap.store.neighbors(e.id, direction)
+            if len(set(relation)) == 1 and _takes_relation(snap.store):  # read only that relation's facts
+                facts = snap.store.neighbors(e.id, direction, relation=relation[0])  # type: ignore[call-arg]
+            else:
+                facts = snap.store.neighbors(e.id, direction)
             if relation:
                 wanted = set(relation)
                 facts = [f for f in facts if f.relation in wanted]
@@ -95,6 +101,23 @@ def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  
                     "limit": limit_, "next_offset": nxt, "facts": [fact_view(f) for f in page],
                     "entities": _names(snap, ends)}
         return await in_thread(work, limit, "neighbours")
+
+    @app.get("/api/between", tags=["graph"], summary="The facts between entities (both ends among the ids given).")
+    async def between(id: list[str] = Query(..., min_length=1, max_length=200,
+                                            description="Entity ids (as /api/search returns them).")
+                      ) -> dict[str, Any]:
+        def work() -> dict[str, Any]:
+            snap = live.snapshot()
+            ids = set(id)
+            finder = getattr(snap.store, "facts_between", None)
+            if callable(finder):
+                facts = finder(ids)
+            else:
+                facts = [f for eid in sorted(ids) for f in snap.store.neighbors(eid, "out") if f.object in ids]
+            facts = facts[:config.max_subgraph_facts]
+            return {"facts": [fact_view(f) for f in facts],
+                    "entities": _names(snap, {x for f in facts for x in (f.subject, f.object)})}
+        return await in_thread(work, limit, "between")
 
     @app.get("/api/paths", tags=["graph"], summary="Simple paths between two entities, shortest first.")
     async def paths(source: str = _entity_id("The first entity's id"),
@@ -115,11 +138,10 @@ def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  
         def work() -> dict[str, Any]:
             snap = live.snapshot()
             derived = snap.stats
-            hubs = [entity_view(e, d) for eid, d in derived.degrees.most_common(top)
-                    if (e := snap.store.get_entity(eid)) is not None]
             return {"counts": snap.store.stats(), "reloads": live.reloads,
                     "relations": [{"relation": r, "facts": n} for r, n in derived.relations.most_common()],
-                    "degrees": degree_histogram(derived.degrees), "top_entities": hubs}
+                    "degrees": degree_histogram(derived.degree_counts),
+                    "top_entities": [entity_view(e, d) for e, d in derived.hubs[:top]]}
         return await in_thread(work, max(limit, config.query_timeout), "stats")
 
     @app.get("/api/facts/{fact_id}", tags=["graph"],

@@ -29,7 +29,10 @@ from typing import Iterable, Mapping
 from kgllm.stores.base import GraphStore
 from kgllm.types import Entity, entity_id
 
-__all__ = ["SearchIndex"]
+CANDIDATES = 300
+"""Entities a store-backed search ranks at most per pass (the best-connected of those that match)."""
+
+__all__ = ["SearchIndex", "search_store"]
 
 _MAX_PREFIX_TOKENS = 5000  # words a one-letter prefix may expand to (bounds the cost of a short query)
 
@@ -101,3 +104,27 @@ class SearchIndex:
         ranked = sorted(score.items(), key=lambda kv: (-round(kv[1], 6), -self.degree(kv[0]),
                                                         len(self.entities[kv[0]].name), kv[0]))
         return [(self.entities[eid], round(s, 4)) for eid, s in ranked[:limit]]
+
+
+def search_store(store: GraphStore, text: str, limit: int = 20) -> list[tuple[Entity, float, int]]:
+    """:meth:`SearchIndex.search` over a store's name index: ``(entity, score, degree)``, best first.
+
+    The candidates are the best-connected entities with a name word starting with every query word
+    (the store's ``name_candidates``; then with any query word when that gives fewer than ``limit``),
+    plus the entities the whole query names; they are ranked as :class:`SearchIndex` ranks. Reads a
+    few hundred rows at most, whatever the size of the graph.
+    """
+    key = entity_id(text)
+    words = key.split()
+    if not words or limit < 1:
+        return []
+    candidates = getattr(store, "name_candidates")
+    found: dict[str, None] = dict.fromkeys(eid for eid, _ in candidates(words, prefix=True, any_word=False,
+                                                                        limit=CANDIDATES))
+    if len(found) < limit and len(words) > 1:
+        found.update(dict.fromkeys(eid for eid, _ in candidates(words, prefix=True, limit=CANDIDATES)))
+    found.update(dict.fromkeys(e.id for e in store.find_entities(text, limit=3)))
+    degrees = store.degrees(found)  # type: ignore[attr-defined]
+    entities = store.get_entities(found)  # type: ignore[attr-defined]
+    index = SearchIndex([entities[eid] for eid in found if eid in entities], degrees)
+    return [(e, score, index.degree(e.id)) for e, score in index.search(text, limit)]

@@ -7,7 +7,7 @@ Examples
 >>> view = provenance_view(p, [Entity.from_name("Ada Lindqvist"), Entity.from_name("Tromsø")])
 >>> view["highlights"]
 [[0, 13], [23, 29]]
->>> degree_histogram({"a": 1, "b": 2, "c": 3, "d": 9})
+>>> degree_histogram({1: 1, 2: 1, 3: 1, 9: 1})
 [{'bucket': '1', 'entities': 1}, {'bucket': '2-3', 'entities': 2}, {'bucket': '8-15', 'entities': 1}]
 """
 
@@ -68,12 +68,13 @@ def path_view(path: Path) -> dict[str, Any]:
             "forward": list(path.forward), "relations": list(path.relations)}
 
 
-def degree_histogram(degrees: Mapping[str, int]) -> list[dict[str, Any]]:
-    """Entities per degree bucket (1, 2-3, 4-7, ...: powers of two), smallest bucket first."""
+def degree_histogram(degree_counts: Mapping[int, int]) -> list[dict[str, Any]]:
+    """Entities per degree bucket (1, 2-3, 4-7, ...: powers of two), smallest bucket first, from the number of
+    entities of each degree."""
     buckets: Counter = Counter()
-    for d in degrees.values():
+    for d, n in degree_counts.items():
         if d > 0:
-            buckets[d.bit_length() - 1] += 1
+            buckets[d.bit_length() - 1] += n
     out = []
     for b in sorted(buckets):
         lo, hi = 1 << b, (1 << (b + 1)) - 1

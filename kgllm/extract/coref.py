@@ -3,20 +3,30 @@
 Antecedents
     ``he``/``she`` (and object ``him``/``her``) become the most recent PERSON
     mention of the same document before the pronoun (an object pronoun never
-    refers to its own clause's subject); ``it``/``its`` the most recent named
-    non-person mention, preferring the subject of this or the previous sentence;
-    ``they``/``them``/``their`` the most recent coordinated group of mentions,
-    else the most recent named non-person mention. The possessives
-    ``his``/``her``/``its``/``their`` first try the subject of their own clause
-    when it comes before them ("Omar and his sister Ines": Omar; "Ines, his
-    sister" with Omar as the subject), then the rule above. Relative pronouns
-    (``who``, ``which``, ``that``, ``whose``) are the noun the clause modifies.
-    A pronoun with no antecedent stands for nothing (no fact).
+    refers to its own clause's subject), preferring the subject of this or the
+    previous sentence, and a subject name the tagger did not label a person when
+    no person fits; ``it``/``its`` the most recent named non-person mention,
+    preferring the subject of this or the previous sentence; ``they``/``them``/
+    ``their`` the most recent coordinated group of mentions (coordinated subjects
+    included: "Walter and his wife, Jean, ..."), else a named non-person subject of
+    this or the previous sentence, else the most recent named non-person mention;
+    "their" with a family noun ("their son") the latest group of people or person
+    subject of an earlier sentence. The possessives ``his``/``her``/``its``/
+    ``their`` first try the subject of their own clause when it comes before them
+    ("Omar and his sister Ines": Omar; "Ines, his sister" with Omar as the
+    subject), then the rules above. Relative pronouns (``who``, ``which``,
+    ``that``, ``whose``) are the noun the clause modifies; a predicate noun or
+    apposition of a name stands for the name ("X is a line that climbs ...": X),
+    and ``which`` never for a known person. A pronoun with no antecedent stands
+    for nothing (no fact). Resolved pronoun subjects count as mentions of their
+    sentence (so "She ... She ... her" stays with one person).
 
 Noun phrases
     A common noun followed by a named apposition stands for the name ("his
     sister Ines" -> Ines), and a generic place noun with ``of`` for the place
-    ("the town of Kvarnvik" -> Kvarnvik).
+    ("the town of Kvarnvik" -> Kvarnvik). Definite descriptions ("the company"),
+    surnames or first names alone ("Lenz") and "there" are resolved by
+    :mod:`kgllm.extract.descriptions`.
 
 Clause subjects (:meth:`Referents.subjects`) are here too: both the antecedent
 rules and :mod:`kgllm.extract.patterns` use them.
@@ -36,9 +46,11 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable
 
+from kgllm.extract.descriptions import (Descriptions, definite_referent, is_role_noun, kind_of_noun,
+                                        learn_descriptions, place_referent, short_name)
 from kgllm.extract.mentions import COPULAS, NOMINAL, NUMERIC_LABELS, RELATIVE, SUBJ, Mention, SentenceMentions
 
 if TYPE_CHECKING:
@@ -50,6 +62,7 @@ _PERSON_PRON = {"he", "she", "him", "her", "his", "hers"}
 _THING_PRON = {"it", "its"}
 _GROUP_PRON = {"they", "them", "their", "theirs"}
 _INHERIT = {"conj", "xcomp", "advcl"}
+_KIN_PLAIN = {"child", "parent", "sibling", "cousin", "grandchild", "grandparent", "spouse", "partner", "twin"}
 # Generic place classifiers: "the town of Kvarnvik" denotes Kvarnvik.
 _PLACE_NOUNS = {"city", "town", "village", "region", "state", "country", "province", "county", "island",
                 "municipality", "district", "kingdom", "republic", "borough", "area", "territory"}
@@ -96,6 +109,9 @@ class DocState:
     gender: dict[str, str] = field(default_factory=dict)
     strong: set[str] = field(default_factory=set)  # ids whose gender a noun gave (pronouns do not override)
     evidence: dict[str, int] = field(default_factory=dict)  # id -> chunk index where its gender was first read
+    descriptions: Descriptions = field(default_factory=Descriptions)  # what the text said each entity is
+    paragraph: int = 0  # paragraph of the sentence being read
+    years: list[tuple[int, int, int]] = field(default_factory=list)  # (paragraph, chunk, year) of stated years
 
     def new_group(self) -> int:
         """A fresh coordination group id."""
@@ -117,8 +133,10 @@ class DocState:
         return gender is None or self.gender.get(mention.id, gender) == gender
 
     def is_person(self, mention: Mention) -> bool:
-        """A PERSON mention, or one the text gave a gender."""
-        return mention.is_person() or mention.id in self.gender
+        """A PERSON mention the text did not call a place, organisation or thing, or one it gave a gender."""
+        if mention.id in self.gender:
+            return True
+        return mention.is_person() and not self.descriptions.kinds(mention) - {"person"}
 
 
 class Referents:
@@ -144,18 +162,28 @@ class Referents:
         self.state = state
         self.local: list[Mention] = []  # filled below; resolution during the scan sees only earlier sentences
         self.local = self._local_mentions()
+        learn_descriptions(self)
 
     def _local_mentions(self) -> list[Mention]:
-        found = self.mentions.named(self.state.new_group)
+        found = [short_name(m, self) for m in self.mentions.named(self.state.new_group)]
         for tok in self.doc:  # main-clause subjects, named or not ("The bakery ... It sells ...")
-            if tok.dep_ in SUBJ and tok.head.dep_ in ("ROOT", "conj") and tok.pos_ != "PRON":
-                for t in [tok, *tok.conjuncts]:
-                    if t.pos_ == "PRON":
+            if tok.dep_ in SUBJ and tok.head.dep_ in ("ROOT", "conj"):
+                coordinated = [t for t in [tok, *tok.conjuncts] if t.pos_ != "PRON" or t.i == tok.i]
+                gid = self.state.new_group() if len(coordinated) > 1 else -1
+                for t in coordinated:
+                    if t.pos_ == "PRON" and t.lower_ in RELATIVE:
                         continue  # a pronoun conjunct ("the crew and her") names no new mention
                     for m in self.refer(t):
+                        if m.sent != self.chunk.index:  # an earlier mention (a pronoun's antecedent), read here
+                            m = replace(m, start=t.i, end=t.i + 1, head=t.i, sent=self.chunk.index, group=-1)
                         m.subject = True
-                        if all(x.head != m.head for x in found):
+                        old = next((x for x in found if x.head == m.head), None)
+                        if old is None:
                             found.append(m)
+                            old = m
+                        old.subject = True
+                        if gid >= 0 and old.group < 0:
+                            old.group = gid  # "Walter and his wife, Jean, ...": they
         return sorted(found, key=lambda m: m.start)
 
     def refer(self, tok: Token, exclude: Iterable[str] = ()) -> list[Mention]:
@@ -168,10 +196,18 @@ class Referents:
                     break
                 clause = clause.head
             if clause.dep_ in ("relcl", "acl") and clause.head.i != tok.i:
-                return self.refer(clause.head)
+                found = self._described(clause.head)
+                if low == "which" and found and all(self._known_person(m) for m in found):
+                    # "which" cannot stand for a person the parser hung the clause on: the nearest thing named before
+                    named = [m for m in self.local if m.end <= tok.i and m.label not in NUMERIC_LABELS
+                             and (m.label or m.text[:1].isupper()) and not self.state.is_person(m)]
+                    return named[-1:] or found
+                return found
             return []
         if tok.pos_ == "PRON":
             return self._antecedent(tok, set(exclude))
+        if low == "there" and tok.dep_ == "advmod":
+            return place_referent(tok, self)
         if tok.pos_ == "NOUN" and tok.i not in self.mentions.ent_of:
             # "his sister Ines" -> Ines; "the town of Kvarnvik" -> Kvarnvik
             for child in tok.rights:
@@ -186,8 +222,26 @@ class Referents:
                             if pobj.dep_ == "pobj" and (pobj.pos_ == "PROPN" or pobj.i in self.mentions.ent_of):
                                 m = self.mentions.mention(pobj)
                                 return [m] if m else []
+            described = definite_referent(tok, self)
+            if described is not None:
+                return described
         m = self.mentions.mention(tok)
-        return [m] if m else []
+        return [short_name(m, self)] if m else []
+
+    def _described(self, noun: Token) -> list[Mention]:
+        """What a relative clause's noun stands for; a predicate noun or apposition of a name stands for the
+        name ("X is a line that climbs ...", "X, a firm which ...")."""
+        if noun.pos_ == "NOUN" and noun.i not in self.mentions.ent_of:
+            if noun.dep_ in ("attr", "oprd") and noun.head.lemma_.lower() in COPULAS:
+                found = [m for s in self.subjects(noun.head) if s.pos_ != "PRON" or s.lower_ not in RELATIVE
+                         for m in self.refer(s)]
+                if found:
+                    return found
+            if noun.dep_ == "appos" and noun.head.pos_ in ("PROPN", "NOUN", "PRON"):
+                found = self.refer(noun.head)
+                if found:
+                    return found
+        return self.refer(noun)
 
     def refer_all(self, tok: Token, exclude: Iterable[str] = ()) -> list[Mention]:
         """:meth:`refer` for a token and each of its nominal conjuncts."""
@@ -217,17 +271,37 @@ class Referents:
         if low in _PERSON_PRON:
             gender = PRONOUN_GENDER.get(low)
             found = (self._latest(subjects, lambda m: self.state.is_person(m) and self.state.fits(m, gender))
-                     or self._latest(candidates, lambda m: self.state.is_person(m) and self.state.fits(m, gender)))
+                     or self._latest(candidates, lambda m: self.state.is_person(m) and self.state.fits(m, gender))
+                     or self._latest(subjects, self._may_be_person))  # a name the tagger took for something else
             for m in found:
                 self.state.learn_gender(m, gender, strong=False)
             return found
         if low in _THING_PRON:
-            return (self._latest(subjects, lambda m: not m.is_person() and m.label not in NUMERIC_LABELS)
+            return (self._latest(subjects, lambda m: not self.state.is_person(m) and m.label not in NUMERIC_LABELS)
                     or self._latest(candidates, lambda m: m.is_named_thing()))
+        if tok.dep_ == "poss" and (noun_gender(tok.head.lemma_) or tok.head.lemma_.lower() in _KIN_PLAIN):
+            # "their son": people, the latest pair or group named together, or the latest person subject
+            people = [m for m in candidates if self.state.is_person(m) and (m.group >= 0 or m.subject
+                                                                            and m.sent < self.chunk.index)]
+            if people:
+                last = people[-1]
+                return [x for x in candidates if x.group == last.group] if last.group >= 0 else [last]
         for m in reversed(candidates):  # they/them/their: a coordinated group
             if m.group >= 0:
                 return [x for x in candidates if x.group == m.group]
-        return self._latest(candidates, lambda m: m.is_named_thing())
+        return (self._latest(subjects, lambda m: m.label not in NUMERIC_LABELS and not self.state.is_person(m)
+                             and (bool(m.label) or m.text[:1].isupper()))
+                or self._latest(candidates, lambda m: m.is_named_thing()))
+
+    def _known_person(self, m: Mention) -> bool:
+        """A mention the text itself says is a person: gendered, or called a person or by a role noun."""
+        nouns = self.state.descriptions.nouns.get(m.id, set())
+        return m.id in self.state.gender or any(is_role_noun(n) or kind_of_noun(n) == "person" for n in nouns)
+
+    def _may_be_person(self, m: Mention) -> bool:
+        """A named subject the text never called a place, organisation or thing (NER labels names loosely)."""
+        return (m.label in ("", "ORG", "PERSON", "NORP", "PRODUCT", "WORK_OF_ART") and m.text[:1].isupper()
+                and not self.state.descriptions.kinds(m) - {"person"})
 
     @staticmethod
     def _latest(candidates: list[Mention], accept) -> list[Mention]:
@@ -289,6 +363,8 @@ class Referents:
                 if head.dep_ in ("attr", "oprd") and head.head.lemma_.lower() in COPULAS and head.pos_ == "NOUN":
                     # "X is a tool made of Y": what the predicate noun's modifier says holds of X
                     return self.subjects(head.head)
+                if head.dep_ == "appos" and head.pos_ == "NOUN" and head.head.pos_ in ("PROPN", "NOUN"):
+                    head = head.head  # "Ada, a chemist born in Lyon,": born is said of Ada
                 return [head, *[c for c in head.conjuncts if c.pos_ in NOMINAL]]
             if node.dep_ in _INHERIT and node.head.i != node.i:
                 node = node.head

@@ -26,6 +26,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -34,7 +35,7 @@ from kgllm.types import Chunk, entity_id
 if TYPE_CHECKING:  # spaCy is imported where the pipeline is loaded, not here
     from spacy.tokens import Doc, Span, Token
 
-__all__ = ["Mention", "SentenceMentions"]
+__all__ = ["Mention", "SentenceMentions", "value_label", "is_duration", "noun_word", "CURRENCIES", "UNITS"]
 
 # Shared vocabulary of the dependency patterns (spaCy's English labels).
 NOMINAL = {"NOUN", "PROPN", "NUM", "PRON", "X", "SYM"}
@@ -43,8 +44,77 @@ LOCATIONS = {"GPE", "LOC", "FAC"}
 RELATIVE = {"who", "whom", "which", "that", "whose"}
 SUBJ = {"nsubj", "nsubjpass", "csubj", "csubjpass"}
 COPULAS = {"be", "become", "remain"}
+#: Currency nouns (an amount of one is MONEY) and unit nouns (a number of one is a QUANTITY).
+CURRENCIES = frozenset("euro dollar pound yen franc krone kroner krona kronor rupee yuan peso lira rouble ruble "
+                       "zloty forint shilling rand won dinar dirham".split())
+UNITS = frozenset("kilometre kilometer km metre meter mile foot feet inch centimetre centimeter cm millimetre "
+                  "millimeter mm tonne ton kilogram kg gram gramme litre liter hectare acre watt kilowatt megawatt "
+                  "volt hertz degree percent square cubic byte megabyte gigabyte terabyte horsepower knot "
+                  "watt-hour kilowatt-hour".split())
+_COUNT_HEADS = {"million", "billion", "thousand", "hundred", "trillion"}
+_AMOUNT = (r"(?:\d[\d.,]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+           r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+           r"hundred|several|many|(?:a )?few)")
+_DURATION = re.compile(rf"(?:(?:about|around|nearly|almost|over|more than|less than|some|just|only|roughly) )?"
+                       rf"{_AMOUNT}(?:[ -]{_AMOUNT})?(?: and a half)?[ -](?:years?|months?|weeks?|days?|decades?|"
+                       r"centur(?:y|ies)|hours?|minutes?|seasons?)", re.I)
+_DATE_WORDS = re.compile(r"\d|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(century|decade|year|"
+                         r"today|yesterday|tomorrow|spring|summer|autumn|fall|winter|monday|tuesday|wednesday|"
+                         r"thursday|friday|saturday|sunday)\b", re.I)
 _LEFT_MODS = {"compound", "amod", "nummod", "nmod", "quantmod"}
+_ARGUMENTS = {"nsubj", "nsubjpass", "dobj", "pobj"}
+# Buildings that "the N of NAME" names, the whole phrase being the name ("the abbey of San Fedele").
+_NAMED_BY_OF = {"abbey", "church", "chapel", "cathedral", "basilica", "monastery", "priory", "convent", "temple",
+                "castle", "palace", "fortress", "fort", "tower", "bridge", "treaty", "battle", "siege"}
 _RIGHT_MODS = {"compound", "flat", "nummod"}
+
+
+def is_duration(text: str) -> bool:
+    """Whether a date expression is a length of time, not a point in time.
+
+    >>> is_duration("twelve years"), is_duration("about 41 days"), is_duration("that year"), is_duration("1990")
+    (True, True, False, False)
+    """
+    return bool(_DURATION.fullmatch(text.strip()))
+
+
+def value_label(tok: Token, text: str, ent_label: str) -> str:
+    """The label of a value headed by ``tok`` (surface ``text``, overlapping entity label ``ent_label``), or ``""``.
+
+    A duration is a ``QUANTITY`` (never a date), a number with a unit a ``QUANTITY``, with a currency
+    ``MONEY``, a counted noun ("about 900 people") a ``CARDINAL``.
+    """
+    lemma = tok.lemma_.lower()
+    numbers = [c for c in tok.lefts if c.dep_ in ("nummod", "quantmod") and c.like_num
+               and c.ent_type_ not in ("ORDINAL", "DATE")]
+    if ent_label == "DATE" and is_duration(text):
+        return "QUANTITY"
+    if ent_label == "DATE" and not _DATE_WORDS.search(text):
+        return ""  # "the age of 84": no date
+    if ent_label in NUMERIC_LABELS and ent_label not in ("CARDINAL", "ORDINAL"):
+        return "MONEY" if lemma in CURRENCIES else ent_label
+    if numbers or (tok.like_num and (tok.pos_ == "NUM" or tok.ent_type_ == "CARDINAL")):
+        if lemma in CURRENCIES:
+            return "MONEY"
+        if lemma in UNITS or is_duration(text):
+            return "QUANTITY"
+        if tok.pos_ in ("NOUN", "NUM") or lemma in _COUNT_HEADS:
+            return "CARDINAL"
+    return ent_label if ent_label in NUMERIC_LABELS - {"CARDINAL"} else ""
+
+
+def _inside_name(tok: Token) -> bool:
+    """A lower-case word between two capitalised ones: a particle of a name ("Palazzo del Comune")."""
+    doc = tok.doc
+    return 0 < tok.i < len(doc) - 1 and doc[tok.i - 1].text[:1].isupper() and doc[tok.i + 1].text[:1].isupper()
+
+
+def noun_word(tok: Token) -> str:
+    """The lemma of a noun, with the word a hyphen joins to it ("start-up", "co-founder")."""
+    doc = tok.doc
+    if tok.i >= 2 and doc[tok.i - 1].tag_ == "HYPH" and doc[tok.i - 2].head.i == tok.i:
+        return f"{doc[tok.i - 2].lower_}-{tok.lemma_.lower()}"
+    return tok.lemma_.lower()
 
 
 @dataclass(slots=True)
@@ -63,6 +133,9 @@ class Mention:
         Id of the coordination group ("Ada and Ines"), -1 when alone; the antecedent of "they".
     subject : bool
         Subject of a main clause (the preferred antecedent of a pronoun).
+    anchor : int
+        For a value computed from another sentence (a relative date resolved against a year stated
+        earlier), that sentence's chunk index; -1 otherwise.
     """
 
     text: str
@@ -73,6 +146,7 @@ class Mention:
     sent: int
     group: int = -1
     subject: bool = False
+    anchor: int = -1
 
     @property
     def id(self) -> str:
@@ -106,6 +180,12 @@ class SentenceMentions:
         for ent in sdoc.ents:
             for i in range(ent.start, ent.end):
                 self.ent_of[i] = ent
+        for tok in sdoc:  # tagging slips: "the crystallographer Priya Salgado", "The firm dates from ..."
+            if tok.i not in self.ent_of and tok.is_alpha and (
+                    (tok.pos_ == "PROPN" and tok.is_lower and not _inside_name(tok))
+                    or (tok.pos_ == "ADJ" and tok.dep_ in _ARGUMENTS and any(c.dep_ == "det" for c in tok.children))):
+                tok.tag_ = "NNS" if tok.lemma_.lower() != tok.lower_ and tok.lower_.endswith("s") else "NN"
+                tok.pos_ = "NOUN"
         self._cache: dict[int, Mention] = {}
 
     def named(self, new_group: Callable[[], int]) -> list[Mention]:
@@ -139,12 +219,15 @@ class SentenceMentions:
         label = ""
         ent = self.ent_of.get(tok.i)
         if ent is None:
-            ent = next((self.ent_of[i] for i in range(start, end) if i in self.ent_of), None)
+            ent = next((self.ent_of[i] for i in range(start, end) if i in self.ent_of
+                        and self.ent_of[i].label_ not in NUMERIC_LABELS), None)
         if ent is not None:
             label = ent.label_
         text = span.text.strip()
         if not entity_id(text):
             return None
+        if tok.pos_ in ("NOUN", "NUM") or label in NUMERIC_LABELS:
+            label = value_label(tok, text, label) or ("" if label in NUMERIC_LABELS else label)
         m = Mention(text, label, start, end, tok.i, self.chunk.index)
         self._cache[tok.i] = m
         return m
@@ -154,6 +237,9 @@ class SentenceMentions:
         left, right = tok.i, tok.i + 1
         proper = tok.pos_ == "PROPN" or tok.i in self.ent_of
         for child in reversed(list(tok.lefts)):
+            if child.tag_ == "HYPH" and child.i == left - 1:
+                left -= 1  # "start-up": the hyphen joins the word before it
+                continue
             if child.dep_ not in _LEFT_MODS or child.right_edge.i + 1 != left:
                 break
             if proper and child.pos_ == "NOUN" and child.text.islower() and child.i not in self.ent_of:
@@ -167,9 +253,11 @@ class SentenceMentions:
                 break
             if child.dep_ in _RIGHT_MODS:
                 right = child.right_edge.i + 1
-            elif (child.dep_ == "prep" and child.lower_ == "of" and tok.pos_ == "PROPN" and tok.text[:1].isupper()
-                  and any(g.dep_ == "pobj" and g.pos_ == "PROPN" for g in child.children)):
-                right = child.right_edge.i + 1  # "University of Tromsø", "Duchy of Varnholm"
+            elif (child.dep_ == "prep" and child.lower_ == "of" and any(g.dep_ == "pobj" and g.pos_ == "PROPN"
+                                                                      for g in child.children)
+                  and (tok.pos_ == "PROPN" and tok.text[:1].isupper() or tok.lemma_.lower() in _NAMED_BY_OF
+                       and any(c.lower_ == "the" for c in tok.lefts))):
+                right = child.right_edge.i + 1  # "University of Tromsø", "the abbey of San Fedele"
             elif (child.dep_ == "punct" and child.text == "," and tok.ent_type_ in LOCATIONS
                   and any(a.dep_ == "appos" and a.ent_type_ in LOCATIONS and a.left_edge.i == child.i + 1
                           and not any(g.dep_ in ("appos", "prep", "relcl", "acl", "punct") for g in a.children)

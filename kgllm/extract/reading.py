@@ -8,7 +8,12 @@ stand for (:mod:`kgllm.extract.coref`), resolved with the mentions of the docume
 far. :func:`read_sentences` runs that loop once; with ``referents=True`` each
 :class:`SentenceReading` also keeps, for every token that refers to something, the
 mentions it stands for, computed before the next sentence is read (so a pronoun
-never points forward).
+never points forward): a name itself (a surname alone as the full name, "Lenz" ->
+"Marta Lenz"), a pronoun's or possessive determiner's antecedent, a definite
+description's referent ("the company" -> the company named before), "there" -> the
+place, a relative pronoun -> the noun (or name) its clause is about. A description
+of an entity that nothing fits refers to nothing (no entry). Paragraph indices
+anchor relative dates ("two years later") to a year of the same paragraph.
 
 Examples
 --------
@@ -17,8 +22,8 @@ Examples
 >>> [(r.chunk.index, r.paragraph) for r in readings]
 [(0, 0), (1, 1)]
 >>> second = readings[1]
->>> [m.text for m in second.referents[0]]  # "She"
-['Ada Lovelace']
+>>> [m.text for m in second.referents[0]], [m.text for m in second.referents[4]]  # "She", "there"
+(['Ada Lovelace'], ['London'])
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from kgllm.extract.chunk import chunk_document
 from kgllm.extract.coref import DocState, Referents
 from kgllm.extract.mentions import RELATIVE, Mention, SentenceMentions
+from kgllm.extract.values import record_years
 from kgllm.types import Chunk, Document
 
 if TYPE_CHECKING:
@@ -83,6 +89,7 @@ def read_sentences(chunks: list[Chunk], parsed: Iterable[Any], referents: bool =
     for chunk, sdoc, para in zip(chunks, parsed, paragraphs):
         if isinstance(sdoc, Exception):
             raise sdoc
+        state.paragraph = para
         refs = Referents(SentenceMentions(sdoc, chunk), state)
         reading = SentenceReading(chunk, sdoc, refs, para)
         yield reading
@@ -93,6 +100,7 @@ def read_sentences(chunks: list[Chunk], parsed: Iterable[Any], referents: bool =
                     if found:
                         reading.referents[tok.i] = found
         state.history.extend(refs.local)
+        record_years(refs)
 
 
 def read_document(document: Document, nlp: Any = None) -> list[SentenceReading]:

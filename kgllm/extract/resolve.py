@@ -9,7 +9,9 @@ store applies (and can undo). Methods, tried in this order:
 2. **alias** (``method="alias"``) -- inside one document, a short name whose
    tokens are a subset of exactly one longer PERSON/ORG mention of that
    document ("Curie", "Marie" -> "Marie Curie"). A short name that points to
-   different long names in different documents is left alone;
+   different long names in different documents is left alone, and so is one
+   a fact of the document relates to the long name, or that follows its "of"
+   ("Bergen" is not "University of Bergen");
 3. **fuzzy** (``method="fuzzy"``) -- rapidfuzz ``ratio`` of the ids with
    punctuation removed ("Kvarnvik BK" ~ "Kvarnvik B.K.") at or above
    :attr:`ResolverConfig.fuzzy_threshold`;
@@ -17,15 +19,25 @@ store applies (and can undo). Methods, tried in this order:
    sentence embeddings at or above :attr:`ResolverConfig.embedding_threshold`
    (never for PERSON names: embeddings of personal names say little about identity).
 
-Candidates for 3 and 4 are the delta's entities and the given store's. To stay
+5. **person** (``method="person"``) -- two names of people (at least one typed
+   PERSON) are one person when, titles ("Dr.", "Professor") and possessives
+   ("Brandt's") aside, their surnames are equal and their given names agree word
+   by word, an initial standing for a name ("I. Brandt", "Ilse Brandt"), and
+   the shorter name fits no other person of that surname ("I. Brandt" beside
+   "Ilse Brandt" and "Ingrid Brandt" stays apart).
+
+Candidates for 3 to 5 are the delta's entities and the given store's. To stay
 conservative a pair is merged only when the types are compatible (equal, one
 unknown, or both person/organisation-like, or both place-like), the numbers in
-the names are identical ("Kvarnvik 11" is not "Kvarnvik 12"), and, for two
-multi-word PERSON names, the last words agree (different people who share a
-first name are never merged). The canonical side is the more complete name
-(more words, then more characters; an existing store entity wins ties);
-records are flattened so that every alias points straight at a canonical
-entity that is no alias itself (acyclic).
+the names are identical ("Kvarnvik 11" is not "Kvarnvik 12"), two multi-word
+names that end alike begin alike ("Liv Xander" is not "Ivo Xander", "North
+Stars FC" not "South Stars FC"), and a single short word is not a letter away
+from another ("layer" is not "player"). Names of people are never merged by
+spelling or embeddings, only by 2 and 5: different given names, or surnames a
+letter apart, are different people unless the text says otherwise. The
+canonical side is the more complete name (more words, then more characters; an
+existing store entity wins ties); records are flattened so that every alias
+points straight at a canonical entity that is no alias itself (acyclic).
 
 Examples
 --------
@@ -42,13 +54,17 @@ Examples
 [('curie', 'marie curie', 'alias')]
 >>> [e.aliases for e in out.entities if e.id == "marie curie"]
 [('Curie',)]
+>>> same_person("Dr. Ilse Brandt", "I. Brandt"), same_person("Liv Xander", "Ivo Xander")
+(True, False)
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -56,14 +72,20 @@ import numpy as np
 from kgllm.errors import ConfigError
 from kgllm.types import Entity, GraphDelta, Merge, entity_id
 
-__all__ = ["ResolverConfig", "EntityResolver"]
+__all__ = ["ResolverConfig", "EntityResolver", "person_words", "same_person", "surname"]
 
 _AGENTS = {"PERSON", "ORG", "NORP"}
 _PLACES = {"GPE", "LOC", "FAC"}
 _ALIAS_TYPES = {"PERSON", "ORG"}
 _PUNCT = re.compile(r"[^\w\s]+")
 _DIGITS = re.compile(r"\d+")
-_STOP = {"the", "of", "and", "a", "an", "de", "van", "von", "la", "le", "jr", "sr", "mr", "mrs", "ms", "dr"}
+_TITLES = {"mr", "mrs", "ms", "miss", "dr", "prof", "professor", "sir", "dame", "lord", "lady", "rev", "reverend",
+           "capt", "captain", "col", "colonel", "gen", "general", "judge", "madam", "mme", "mlle", "herr", "frau",
+           "fr", "father", "sister", "brother", "saint", "st"}
+_SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
+_STOP = {"the", "of", "and", "a", "an", "de", "van", "von", "la", "le"} | _SUFFIXES | _TITLES
+_POSSESSIVE = re.compile(r"['’]s\b")
+_SHORT = 8  # a single word this short merges by spelling only when its key is the same
 
 
 @dataclass(slots=True)
@@ -120,11 +142,81 @@ def _compatible(a: str, b: str) -> bool:
 
 
 def _key(name: str) -> str:
-    return " ".join(_PUNCT.sub(" ", entity_id(name)).split())
+    return " ".join(_PUNCT.sub(" ", _POSSESSIVE.sub("", entity_id(name))).split())
+
+
+_FOLD = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
+
+
+def _ascii(word: str) -> str:
+    """``word`` without diacritics (``skłodowska`` -> ``sklodowska``, ``søren`` -> ``soren``)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", word.translate(_FOLD)) if not unicodedata.combining(ch))
 
 
 def _words(name: str) -> list[str]:
     return _key(name).split()
+
+
+def _named(name: str) -> set[str]:
+    """The words of a name that name something (``"Professor Brandt"`` -> ``{"brandt"}``)."""
+    return set(_words(name)) - _STOP
+
+
+def _after_of(words: set[str], name: str) -> bool:
+    """Whether ``words`` all come after an "of" in ``name``: "Bergen" in "University of Bergen" is the place.
+
+    >>> _after_of({"bergen"}, "University of Bergen"), _after_of({"fjordcell"}, "Fjordcell AS")
+    (True, False)
+    """
+    long = _words(name)
+    return "of" in long and words <= set(long[long.index("of") + 1:])
+
+
+def person_words(name: str) -> list[str]:
+    """The words of a person's name that identify them: titles, suffixes and a possessive left out.
+
+    >>> person_words("Dr. Ilse M. Brandt's"), person_words("Professor Brandt"), person_words("Sir")
+    (['ilse', 'm', 'brandt'], ['brandt'], ['sir'])
+    """
+    words = [_ascii(w) for w in _words(name)]
+    while len(words) > 1 and words[0] in _TITLES:
+        words = words[1:]
+    while len(words) > 1 and words[-1] in _SUFFIXES:
+        words = words[:-1]
+    return words
+
+
+def surname(name: str) -> str:
+    """The last identifying word of a name (``""`` for a name without words): people who may be one share it.
+
+    >>> surname("Ilse Brandt's"), surname("I. Brandt Jr.")
+    ('brandt', 'brandt')
+    """
+    words = person_words(name)
+    return words[-1] if words else ""
+
+
+def _initial_fits(a: str, b: str) -> bool:
+    return a == b or (len(a) == 1 and b.startswith(a)) or (len(b) == 1 and a.startswith(b))
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two names can only be one person's: equal surnames, given names that agree word by word (an
+    initial fits a name that starts with it; one name may have more given names than the other).
+
+    A bare surname ("Brandt") is never enough: whose it is, only its document can say.
+
+    >>> same_person("I. M. Brandt", "Ilse Marie Brandt"), same_person("Ilse Brandt", "Ilse Marie Brandt")
+    (True, True)
+    >>> same_person("Ilse Brandt", "Tomas Brandt"), same_person("Ilse Brandt", "Ilse Brant")
+    (False, False)
+    >>> same_person("Brandt", "Ilse Brandt")
+    False
+    """
+    wa, wb = person_words(a), person_words(b)
+    if len(wa) < 2 or len(wb) < 2 or wa[-1] != wb[-1]:
+        return False
+    return all(_initial_fits(x, y) for x, y in zip(wa[:-1], wb[:-1]))
 
 
 class EntityResolver:
@@ -192,8 +284,8 @@ class EntityResolver:
 
         for alias, canonical, doc in self._aliases(delta, nodes):
             join(alias, canonical, "alias", 1.0, doc)
-        for a, b, method, score in self._similar(nodes):
-            join(a, b, method, score, nodes[a].docs[0] if nodes[a].docs else "")
+        for a, b, method, score in self._people(nodes) + self._similar(nodes):
+            join(a, b, method, score, nodes[a].docs[0] if nodes[a].docs else nodes[b].docs[0] if nodes[b].docs else "")
 
         merges = list(delta.merges)
         new_aliases: dict[str, list[str]] = defaultdict(list)
@@ -212,8 +304,9 @@ class EntityResolver:
 
     # ----------------------------------------------------------------- helpers
     @staticmethod
-    def _rank(node: _Node) -> tuple[int, int, bool, str]:
-        return (len(_words(node.name)), len(node.name), node.in_store, node.id)
+    def _rank(node: _Node) -> tuple[int, int, int, bool, str]:
+        words = [w for w in _words(node.name) if w not in _TITLES] or _words(node.name)  # "Dr." adds nothing
+        return (len(words), len(" ".join(words)), -len(node.name), node.in_store, node.id)
 
     @staticmethod
     def _nodes(delta: GraphDelta, store: Any) -> dict[str, _Node]:
@@ -243,20 +336,22 @@ class EntityResolver:
     def _aliases(delta: GraphDelta, nodes: dict[str, _Node]) -> list[tuple[str, str, str]]:
         """In-document short names that are a token subset of exactly one longer PERSON/ORG name."""
         by_doc: dict[str, set[str]] = defaultdict(set)
+        related = {frozenset((f.subject, f.object)) for f in delta.facts}  # a fact between two names: two things
         for f in delta.facts:
             for p in f.provenance:
                 by_doc[p.doc_id].update((f.subject, f.object))
         choice: dict[str, set[str]] = defaultdict(set)
         first_doc: dict[str, str] = {}
         for doc, ids in by_doc.items():
-            longs = [nodes[i] for i in ids if nodes[i].type in _ALIAS_TYPES and len(_words(nodes[i].name)) > 1]
+            longs = [nodes[i] for i in ids if nodes[i].type in _ALIAS_TYPES and len(_named(nodes[i].name)) > 1]
             for eid in ids:
                 short = nodes[eid]
                 words = set(_words(short.name)) - _STOP
                 if not words or not any(ch.isupper() for ch in short.name) or any(w.isdigit() for w in words):
                     continue
                 hits = [n for n in longs if n.id != eid and _compatible(short.type, n.type)
-                        and len(_words(n.name)) > len(_words(short.name)) and words <= set(_words(n.name))]
+                        and len(_named(n.name)) > len(words) and words <= set(_words(n.name))
+                        and frozenset((eid, n.id)) not in related and not _after_of(words, n.name)]
                 if not hits:
                     continue
                 best = max(hits, key=lambda n: len(_words(n.name)))
@@ -267,6 +362,27 @@ class EntityResolver:
                 first_doc.setdefault(eid, doc)
         return [(eid, next(iter(c)), first_doc[eid]) for eid, c in sorted(choice.items())
                 if len(c) == 1 and "" not in c]
+
+    @staticmethod
+    def _people(nodes: dict[str, _Node]) -> list[tuple[str, str, str, float]]:
+        """Pairs of names that can only be one person's (:func:`same_person`), where neither name fits a second,
+        different person of the same surname; at least one side new."""
+        by_surname: dict[str, list[_Node]] = defaultdict(list)
+        for n in nodes.values():
+            if (n.type in _AGENTS or not n.type) and len(person_words(n.name)) > 1:  # NER often calls people ORG
+                by_surname[surname(n.name)].append(n)
+        pairs = []
+        for group in by_surname.values():
+            if len(group) < 2 or not any(n.type == "PERSON" for n in group):
+                continue
+            fits = {n.id: [m for m in group if m.id != n.id and same_person(n.name, m.name)] for n in group}
+            clear = {n.id for n in group if all(same_person(x.name, y.name) for x, y in combinations(fits[n.id], 2))}
+            for n in group:
+                for m in fits[n.id]:
+                    new = (not n.in_store or bool(n.docs)) or (not m.in_store or bool(m.docs))
+                    if n.id < m.id and n.id in clear and m.id in clear and new and "PERSON" in (n.type, m.type):
+                        pairs.append((n.id, m.id, "person", 100.0))
+        return sorted(pairs)
 
     def _similar(self, nodes: dict[str, _Node]) -> list[tuple[str, str, str, float]]:
         """Fuzzy and embedding pairs (at least one side new), best first."""
@@ -316,16 +432,10 @@ class EntityResolver:
         if not wa or not wb:
             return False
         if "PERSON" in (a.type, b.type):
-            if not fuzzy:
-                return False
-            if len(wa) > 1 and len(wb) > 1 and _fuzz_ratio(wa[-1], wb[-1]) < 90:
-                return False
-            if len(wa) != len(wb) and min(len(wa), len(wb)) == 1:
-                return False  # a bare first or last name is an in-document alias at most
+            return False  # people: by alias in a document or by the person rule only, never by spelling
+        abbreviates = wa[0].startswith(wb[0]) or wb[0].startswith(wa[0])   # "Univ." / "University"
+        if len(wa) > 1 and len(wb) > 1 and wa[-1] == wb[-1] and not abbreviates:
+            return False  # "Liv Xander" / "Ivo Xander", "North Stars FC" / "South Stars FC"
+        if fuzzy and len(wa) == 1 and len(wb) == 1 and min(len(wa[0]), len(wb[0])) < _SHORT and wa != wb:
+            return False  # "layer" / "player": one letter is a different word
         return True
-
-
-def _fuzz_ratio(a: str, b: str) -> float:
-    from rapidfuzz import fuzz
-
-    return float(fuzz.ratio(a, b))

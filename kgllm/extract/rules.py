@@ -3,17 +3,24 @@
 :class:`RuleExtractor` splits each document into sentence chunks
 (:func:`~kgllm.extract.chunk.chunk_document`), parses them in batches with the
 shared spaCy pipeline (:func:`~kgllm.resources.get_nlp`) and reads each
-sentence in three steps, with general English patterns (no per-dataset rules):
+sentence (:func:`~kgllm.extract.reading.read_sentences`) in three steps, with
+general English patterns (no per-dataset rules):
 
-1. :mod:`kgllm.extract.mentions` -- the entity mentions (whole names, not head words);
-2. :mod:`kgllm.extract.coref` -- what pronouns and noun phrases stand for, from the
-   mentions of the document so far;
-3. :mod:`kgllm.extract.patterns` -- facts read off the dependency tree.
+1. :mod:`kgllm.extract.mentions` -- the entity mentions (whole names, not head words)
+   and values (dates, durations, quantities, money, counts);
+2. :mod:`kgllm.extract.coref` and :mod:`kgllm.extract.descriptions` -- what pronouns,
+   definite descriptions ("the company"), short names ("Lenz") and "there" stand for,
+   from the mentions of the document so far and what the text said each entity is;
+3. :mod:`kgllm.extract.patterns` and :mod:`kgllm.extract.nominal` -- facts read off the
+   dependency tree, named by :mod:`kgllm.extract.relnames`, with dates and relative
+   dates from :mod:`kgllm.extract.values`.
 
 Provenance
-    One :class:`~kgllm.types.Provenance` per fact: the document id, the chunk
-    index, ``start``/``end`` = the character span of the *sentence* in the
-    document (``document.text[start:end] == sentence``), ``extractor="rules"``.
+    One :class:`~kgllm.types.Provenance` per sentence a fact rests on: the document
+    id, the chunk index, ``start``/``end`` = the character span of the *sentence* in
+    the document (``document.text[start:end] == sentence``), ``extractor="rules"``.
+    A fact whose date was computed from a year stated in an earlier sentence ("two
+    years later") cites that sentence first, then its own.
 
 Failures
     The extractor never raises on text. A document whose text is empty, or one
@@ -46,7 +53,7 @@ from kgllm.extract.chunk import chunk_document
 from kgllm.extract.coref import DocState, noun_gender
 from kgllm.extract.mentions import Mention
 from kgllm.extract.patterns import SentencePatterns, relation_name
-from kgllm.extract.reading import read_sentences
+from kgllm.extract.reading import paragraph_of, read_sentences
 from kgllm.progress import progress as track_progress
 from kgllm.types import Chunk, Document, Entity, Fact, Provenance, entity_id
 
@@ -143,7 +150,7 @@ class RuleExtractor:
         facts: dict[tuple[str, str], Fact] = {}
         for doc, chunks in track_progress(readable, "extracting", enabled=progress):
             sdocs = [next(parsed) for _ in chunks]
-            read = _read_document(doc.id, chunks, sdocs, self.name, self.genders and not self.kinship)
+            read = _read_document(doc, chunks, sdocs, self.name, self.genders and not self.kinship)
             if self.kinship and not isinstance(read, SkippedDocument):
                 read = _with_kinship(doc.id, chunks, sdocs, self.name, read, entities, self.genders)
             if isinstance(read, SkippedDocument):
@@ -178,25 +185,30 @@ class RuleExtractor:
                     yield exc
 
 
-def _read_document(doc_id: str, chunks: list[Chunk], parsed: list[Any], extractor: str,
+def _read_document(doc: Document, chunks: list[Chunk], parsed: list[Any], extractor: str,
                    genders: bool = False) -> tuple[list[Mention], list[Fact]] | SkippedDocument:
     """Mentions and facts of one document's sentences, or why the document was skipped."""
+    doc_id = doc.id
     used: list[Mention] = []
     facts: list[Fact] = []
     provs: list[Provenance] = []
+    by_chunk: dict[int, Provenance] = {}
     state: DocState | None = None
     at = 0  # the chunk being read (for the report when one fails)
     try:
-        for reading in read_sentences(chunks, parsed):
+        for reading in read_sentences(chunks, parsed, paragraphs=paragraph_of(doc.text, chunks)):
             chunk, refs = reading.chunk, reading.refs
             at, state = chunk.index, refs.state
             found = SentencePatterns(refs).run()
             prov = Provenance(doc_id, chunk.index, chunk.start, chunk.end, extractor, chunk.text)
             provs.append(prov)
+            by_chunk[chunk.index] = prov
             used.extend(refs.local)
             for s, rel, o, conf in found:
                 used.extend((s, o))
-                facts.append(Fact(s.id, rel, o.id, conf, (prov,)))
+                # a value computed from an earlier sentence (a relative date) cites that sentence too
+                cited = tuple(by_chunk[m.anchor] for m in (s, o) if m.anchor in by_chunk and m.anchor != chunk.index)
+                facts.append(Fact(s.id, rel, o.id, conf, cited + (prov,)))
                 gender = noun_gender(rel)
                 if gender is not None:
                     state.learn_gender(s if rel.lower().endswith("_of") else o, gender, strong=True)

@@ -161,12 +161,18 @@ class _Index:
         self.keys: list[str] = []
         self.ids: list[list[str]] = []
         self._pos: dict[str, int] = {}
+        self._surnames: dict[str, list[str]] = {}   # the resolver's person rule pairs names that share one
         for e in store.entities():
-            self.add(e.id, e.name)
+            self.add(e.id, e.name, e.type)
 
-    def add(self, eid: str, name: str) -> None:
-        from kgllm.extract.resolve import _key
+    def add(self, eid: str, name: str, type: str = "") -> None:
+        from kgllm.extract.resolve import _key, person_words
 
+        words = person_words(name)
+        if len(words) > 1 and type in ("", "PERSON", "ORG", "NORP"):   # what the person rule may pair
+            family = self._surnames.setdefault(words[-1], [])
+            if eid not in family:
+                family.append(eid)
         key = _key(name)
         pos = self._pos.get(key)
         if pos is None:
@@ -180,12 +186,12 @@ class _Index:
         """The store's entities the resolver may join to ``delta``'s: same id, or a name that may fuzzy-match.
 
         The resolver pairs a delta's entities only with entities whose names score at or above its fuzzy
-        threshold (pairs of two store entities are never its business), so these candidates, or any superset
-        of them, give the same merges as the whole store.
+        threshold or share their surname (pairs of two store entities are never its business), so these
+        candidates, or any superset of them, give the same merges as the whole store.
         """
         from rapidfuzz import fuzz, process
 
-        from kgllm.extract.resolve import _key
+        from kgllm.extract.resolve import _key, person_words, surname
 
         ids = dict.fromkeys([e.id for e in delta.entities] + [x for f in delta.facts for x in (f.subject, f.object)])
         names = {e.id: e.name for e in delta.entities}
@@ -194,6 +200,12 @@ class _Index:
             e = store.get_entity(eid)
             if e is not None and e.id == eid:
                 found[eid] = e
+        for name in [names.get(i, i) for i in ids] + [e.name for e in found.values()]:
+            for eid in self._surnames.get(surname(name), ()) if len(person_words(name)) > 1 else ():
+                if eid not in found:
+                    e = store.get_entity(eid)
+                    if e is not None and e.id == eid:
+                        found[eid] = e
         queries = sorted({_key(n) for n in [names.get(i, i) for i in ids] + [e.name for e in found.values()]})
         if queries and self.keys:
             scores = process.cdist(queries, self.keys, scorer=fuzz.ratio, score_cutoff=threshold, workers=1,
@@ -213,7 +225,7 @@ class _Index:
         for eid in touched:
             e = store.get_entity(eid)
             if e is not None:
-                self.add(e.id, e.name)
+                self.add(e.id, e.name, e.type)
 
 
 class _Candidates:

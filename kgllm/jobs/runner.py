@@ -138,6 +138,9 @@ class Job:
                 event("run_refused", job=self.name, store=self.spec.store.where, reason=str(exc))
                 raise
             try:
+                refresh = getattr(store, "refresh", None)
+                if callable(refresh):  # what was written while we waited for the lock (a run that finished)
+                    refresh()
                 return self._run(store, progress, fail_fast, stop, on_document)
             finally:
                 lock.__exit__(None, None, None)
@@ -155,9 +158,13 @@ class Job:
         status = "ok"
         event("run_started", job=self.name, run_id=run.run_id, store=self.spec.store.where)
         try:
-            plan = Plan(scan_sources(self.spec.sources), {r.doc_id: r for r in store.documents()}, self.spec)
+            plan = Plan(scan_sources(self.spec.sources, self.spec.base), {r.doc_id: r for r in store.documents()},
+                        self.spec)
             counts.update(plan.counts())
-            counts["documents"] = sum(plan.counts()[k] for k in ("new", "changed", "unchanged", "unreadable"))
+            counts["documents"] = sum(plan.counts()[k] for k in ("new", "changed", "unchanged", "unreadable",
+                                                                  "duplicate"))
+            for unit, twin in plan.duplicates:
+                event("document_duplicate", job=self.name, run_id=run.run_id, doc_id=unit.doc_id, same_as=twin)
 
             if self._finisher is not None:
                 self._finisher.start()
@@ -171,12 +178,11 @@ class Job:
 
             for unit in plan.failed:
                 fail(unit.doc_id, unit.error or "unreadable")
-            for record in plan.deleted:
-                if stop is not None and stop.is_set():
-                    raise _Stopped()
-                counts["retracted_facts"] += store.retract_document(record.doc_id)
-                event("document_retracted", job=self.name, run_id=run.run_id, doc_id=record.doc_id)
-            position = {id(u): i for i, u in enumerate(plan.units)}
+            if plan.deleted:
+                plan = self._rebuild(store, plan, run, counts, stop)
+            # a text's place among the sources' texts (unreadable ones included, knowledge bases not), as
+            # `kgllm build --batch-size` counts them: the same folder and settings give the same groups and graph
+            position = {id(u): i for i, u in enumerate(u for u in plan.units if u.kind != "kb")}
             bar = RunProgress(len(plan.pending), enabled=progress)
             group: list[tuple[Unit, GraphDelta, str]] = []
             key: Any = None
@@ -209,6 +215,37 @@ class Job:
             self._end(store, run, "failed", counts, errors, started)
             raise
         return self._end(store, run, status, counts, errors, started)
+
+    def _rebuild(self, store: Any, plan: Plan, run: RunRecord, counts: dict[str, int],
+                 stop: Optional[threading.Event]) -> Plan:
+        """Documents were deleted: take the job's documents and their merges out of the store and plan them all
+        again, so the graph ends as a fresh build of what the sources hold now.
+
+        A deleted document may have shaped what stays: an entity's name or type, a merge, or a merge it kept from
+        happening ("I. Brandt" fitting two people), so retracting its facts alone would not be enough. The merges
+        go first, then the other documents, the deleted ones last: a run killed on the way finds deleted documents
+        still in the ledger and rebuilds again. Documents that could not be read this time are kept as they are.
+        """
+        deleted = {r.doc_id for r in plan.deleted}
+        kept = {u.doc_id for u in plan.failed}
+        mine = {r.doc_id for r in plan.ledger.values()
+                if owns(self.spec.sources, r.source, self.spec.base) and r.doc_id not in kept}
+        event("rebuild_started", job=self.name, run_id=run.run_id, deleted=sorted(deleted), documents=len(mine))
+        for merge in reversed(store.merges()):
+            if merge.doc_id in mine:
+                if stop is not None and stop.is_set():
+                    raise _Stopped()
+                store.unmerge(merge.alias)
+        for doc_id in sorted(mine - deleted) + sorted(deleted):
+            if stop is not None and stop.is_set():
+                raise _Stopped()
+            removed = store.retract_document(doc_id)
+            if doc_id in deleted:
+                counts["retracted_facts"] += removed
+                event("document_retracted", job=self.name, run_id=run.run_id, doc_id=doc_id)
+        fresh = Plan(plan.scan, {r.doc_id: r for r in store.documents()}, self.spec)
+        counts["rebuilt"] = len(fresh.pending)
+        return fresh
 
     def _end(self, store: Any, run: RunRecord, status: str, counts: dict[str, int], errors: list[dict[str, str]],
              started: float) -> RunRecord:
@@ -299,8 +336,8 @@ class Job:
                     writing = None
             except StoreError as exc:
                 writing = str(exc)
-        plan = Plan(scan_sources(self.spec.sources), ledger, self.spec)
-        mine = [r for r in ledger.values() if owns(self.spec.sources, r.source)]
+        plan = Plan(scan_sources(self.spec.sources, self.spec.base), ledger, self.spec)
+        mine = [r for r in ledger.values() if owns(self.spec.sources, r.source, self.spec.base)]
         return {
             "job": self.name, "spec": str(self.spec.file or ""), "store": self.spec.store.where,
             "executor": self.spec.executor.kind, "schedule": self.spec.schedule, "next_run": self.next_run(),

@@ -27,9 +27,10 @@ import signal
 import threading
 from typing import Any, Optional, Sequence
 
-from kgllm.errors import ConfigError, StoreError
+from kgllm.errors import StoreError
 from kgllm.jobs.logs import event
 from kgllm.jobs.runner import Job
+from kgllm.jobs.spec import SpecError
 from kgllm.stores.ledger import RunRecord
 
 __all__ = ["Daemon", "serve"]
@@ -42,10 +43,10 @@ class Daemon:
         names = [j.name for j in jobs]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ConfigError(f"two specs define the job {dup[0]!r}; job names must be unique")
+            raise SpecError(f"two specs define the job {dup[0]!r}; job names must be unique")
         missing = [j for j in jobs if not j.spec.schedule]
         if missing:
-            raise ConfigError(f"{missing[0].spec.file or missing[0].name}: no 'schedule' key (a cron expression, "
+            raise SpecError(f"{missing[0].spec.file or missing[0].name}: no 'schedule' key (a cron expression, "
                               "e.g. '0 3 * * *'): nothing to schedule")
         self.jobs = list(jobs)
         self.run_now = run_now

@@ -33,7 +33,7 @@ from kgllm.loaders import JSONL_SUFFIXES, TEXT_SUFFIXES, read_kb_tsv
 from kgllm.stores.ledger import DocumentRecord, content_hash
 from kgllm.types import Document, GraphDelta
 
-__all__ = ["Unit", "Scan", "Plan", "scan_sources", "owns"]
+__all__ = ["Unit", "Scan", "Plan", "scan_sources", "owns", "absolute"]
 
 
 @dataclass
@@ -66,6 +66,33 @@ def _abs(p: Path) -> str:
     return Path(os.path.abspath(p)).as_posix()
 
 
+def _stored(p: Path, base: Optional[Path]) -> str:
+    """How the ledger records ``p``: relative to the job's folder (the spec's) when it lies below it, so a graph
+    moved with its spec and texts keeps meaning; else absolute.
+
+    >>> _stored(Path("/data/jobs/texts/a.txt"), Path("/data/jobs")), _stored(Path("/elsewhere/a.txt"), Path("/data"))
+    ('texts/a.txt', '/elsewhere/a.txt')
+    """
+    full = Path(_abs(p))
+    if base is not None:
+        try:
+            return full.relative_to(_abs(base)).as_posix()
+        except ValueError:
+            pass
+    return full.as_posix()
+
+
+def absolute(source: str, base: Optional[Path]) -> str:
+    """A ledger row's ``source`` as an absolute path (rows written before sources were relative are already).
+
+    >>> absolute("texts/a.txt", Path("/data/jobs")), absolute("/data/feed.jsonl:3", Path("/x"))
+    ('/data/jobs/texts/a.txt', '/data/feed.jsonl:3')
+    """
+    if base is None or source.startswith("/") or (len(source) > 1 and source[1] == ":"):
+        return source
+    return (Path(_abs(base)) / source).as_posix()
+
+
 def _read_text(path: Path) -> str:
     raw = path.read_bytes()
     if b"\x00" in raw[:8192]:
@@ -76,8 +103,8 @@ def _read_text(path: Path) -> str:
         raise ValueError(f"not UTF-8 text (byte {exc.start}: {exc.reason})") from None
 
 
-def _text_unit(path: Path, doc_id: str) -> Unit:
-    source = _abs(path)
+def _text_unit(path: Path, doc_id: str, base: Optional[Path]) -> Unit:
+    source = _stored(path, base)
     try:
         text = _read_text(path)
     except (OSError, ValueError) as exc:
@@ -93,13 +120,13 @@ def _text_unit(path: Path, doc_id: str) -> Unit:
     return Unit(doc_id, source, digest, _load=load)
 
 
-def _jsonl_units(path: Path, file_id: str, spec: SourceSpec, scan: Scan) -> None:
-    source = _abs(path)
+def _jsonl_units(path: Path, file_id: str, spec: SourceSpec, scan: Scan, base: Optional[Path]) -> None:
+    source = _stored(path, base)
     try:
         lines = _read_text(path).splitlines()
     except (OSError, ValueError) as exc:
         scan.units.append(Unit(spec.id_prefix + file_id, source, error=f"{path}: {exc}"))
-        scan.incomplete.append(source)
+        scan.incomplete.append(_abs(path))
         return
     seen: set[str] = set()
     for lineno, line in enumerate(lines, 1):
@@ -112,12 +139,12 @@ def _jsonl_units(path: Path, file_id: str, spec: SourceSpec, scan: Scan) -> None
         except json.JSONDecodeError as exc:
             scan.units.append(Unit(fallback, where, error=f"{path}:{lineno}: malformed JSON ({exc.msg} at column "
                                                            f"{exc.colno}); expected one JSON object per line"))
-            scan.incomplete.append(source)
+            scan.incomplete.append(_abs(path))
             continue
         if not isinstance(obj, dict):
             scan.units.append(Unit(fallback, where, error=f"{path}:{lineno}: expected a JSON object, "
                                                            f"got {type(obj).__name__}"))
-            scan.incomplete.append(source)
+            scan.incomplete.append(_abs(path))
             continue
         raw_id = obj.get(spec.id_field)
         doc_id = fallback if raw_id is None or raw_id == "" else spec.id_prefix + str(raw_id)
@@ -135,8 +162,8 @@ def _jsonl_units(path: Path, file_id: str, spec: SourceSpec, scan: Scan) -> None
         scan.units.append(Unit(doc_id, where, content_hash(text), _load=lambda doc=doc: doc))
 
 
-def _kb_unit(path: Path, spec: SourceSpec) -> Unit:
-    source = _abs(path)
+def _kb_unit(path: Path, spec: SourceSpec, base: Optional[Path]) -> Unit:
+    source = _stored(path, base)
     doc_id = f"{spec.id_prefix}kb:{path.name}"
     try:
         raw = path.read_bytes()
@@ -154,10 +181,11 @@ def _kb_unit(path: Path, spec: SourceSpec) -> Unit:
     return Unit(doc_id, source, digest, kind="kb", _load=load)
 
 
-def scan_sources(sources: Sequence[SourceSpec]) -> Scan:
+def scan_sources(sources: Sequence[SourceSpec], base: Optional[Path] = None) -> Scan:
     """Every document of ``sources`` with its content hash; unreadable ones carry their error.
 
-    A document id seen twice (two sources holding ``notes.txt``) is an error on the second one.
+    A document id seen twice (two sources holding ``notes.txt``) is an error on the second one. Sources are
+    recorded relative to ``base`` (the job's folder) where they lie below it.
     """
     scan = Scan()
     for spec in sources:
@@ -172,19 +200,19 @@ def scan_sources(sources: Sequence[SourceSpec]) -> Scan:
                 if not p.is_file() or any(part.startswith(".") for part in inside.parts):
                     continue
                 if p.suffix.lower() in JSONL_SUFFIXES:
-                    _jsonl_units(p, inside.as_posix(), spec, scan)
+                    _jsonl_units(p, inside.as_posix(), spec, scan, base)
                 elif p.suffix.lower() in TEXT_SUFFIXES:
-                    scan.units.append(_text_unit(p, spec.id_prefix + inside.as_posix()))
+                    scan.units.append(_text_unit(p, spec.id_prefix + inside.as_posix(), base))
                 elif p.suffix.lower() == ".tsv":
-                    scan.units.append(_kb_unit(p, spec))
+                    scan.units.append(_kb_unit(p, spec, base))
         elif not spec.path.is_file():
             scan.units.append(Unit(spec.id_prefix + spec.path.name, _abs(spec.path),
                                    error=f"file not found: {spec.path}"))
             scan.incomplete.append(_abs(spec.path))
         elif spec.kind == "jsonl":
-            _jsonl_units(spec.path, spec.path.name, spec, scan)
+            _jsonl_units(spec.path, spec.path.name, spec, scan, base)
         else:
-            scan.units.append(_kb_unit(spec.path, spec))
+            scan.units.append(_kb_unit(spec.path, spec, base))
     first: dict[str, Unit] = {}
     for unit in scan.units:
         other = first.setdefault(unit.doc_id, unit)
@@ -195,15 +223,19 @@ def scan_sources(sources: Sequence[SourceSpec]) -> Scan:
     return scan
 
 
-def owns(sources: Sequence[SourceSpec], source: str) -> bool:
-    """Whether a ledger row's ``source`` lies in one of ``sources`` (so its absence there means it was deleted).
+def owns(sources: Sequence[SourceSpec], source: str, base: Optional[Path] = None) -> bool:
+    """Whether a ledger row's ``source`` lies in one of ``sources`` (so its absence there means it was deleted);
+    a relative ``source`` is read relative to ``base``.
 
     >>> from kgllm.jobs.spec import SourceSpec
     >>> owns([SourceSpec(folder=Path("/data/texts"))], "/data/texts/a.txt")
     True
     >>> owns([SourceSpec(jsonl=Path("/data/feed.jsonl"))], "/data/feed.jsonl:12"), owns([], "/x")
     (True, False)
+    >>> owns([SourceSpec(folder=Path("/data/texts"))], "texts/a.txt", base=Path("/data"))
+    True
     """
+    source = absolute(source, base)
     for spec in sources:
         root = _abs(spec.path)
         if source == root or source.startswith(root + ("/" if spec.kind == "folder" else ":")):
@@ -220,6 +252,7 @@ class Plan:
         self.unchanged: list[Unit] = []
         self.failed: list[Unit] = []
         self.units = scan.units
+        self.scan, self.ledger = scan, ledger
         seen: set[str] = set()
         for unit in scan.units:
             if unit.error is not None:
@@ -231,15 +264,38 @@ class Plan:
                 self.new.append(unit)
             elif old.content_hash == unit.content_hash:
                 self.unchanged.append(unit)
-            elif old.source != unit.source and not owns(spec.sources, old.source):
+            elif absolute(old.source, spec.base) != absolute(unit.source, spec.base) \
+                    and not owns(spec.sources, old.source, spec.base):
                 unit.error = (f"document id {unit.doc_id!r} is already in the store from {old.source} (another "
                               "job?); give this source an id_prefix")
                 self.failed.append(unit)
             else:
                 self.changed.append(unit)
         seen.update(u.doc_id for u in self.failed)  # a document that failed to read is not deleted
-        self.deleted = [r for r in ledger.values() if r.doc_id not in seen and owns(spec.sources, r.source)
-                        and not any(r.source == s or r.source.startswith(s + ":") for s in scan.incomplete)]
+        def incomplete(source: str) -> bool:
+            full = absolute(source, spec.base)
+            return any(full == s or full.startswith(s + ":") for s in scan.incomplete)
+
+        self.deleted = [r for r in ledger.values() if r.doc_id not in seen and owns(spec.sources, r.source, spec.base)
+                        and not incomplete(r.source)]
+        self.duplicates: list[tuple[Unit, str]] = []  # a new document and the document holding its content
+        if not spec.allow_duplicates:
+            self._find_duplicates(ledger)
+
+    def _find_duplicates(self, ledger: dict[str, DocumentRecord]) -> None:
+        """Move new documents whose content another document holds (in the ledger and staying, or earlier in
+        the sources) from :attr:`new` to :attr:`duplicates`, as ``kgllm build`` skips them."""
+        gone = {r.doc_id for r in self.deleted}
+        holder = {r.content_hash: r.doc_id for r in sorted(ledger.values(), key=lambda r: r.doc_id, reverse=True)
+                  if r.doc_id not in gone}
+        new, changed = {id(u) for u in self.new}, {id(u) for u in self.changed}
+        for unit in self.units:
+            if unit.error is None and (id(unit) in new or id(unit) in changed):
+                twin = holder.setdefault(unit.content_hash, unit.doc_id)
+                if id(unit) in new and twin != unit.doc_id:
+                    self.duplicates.append((unit, twin))
+        dropped = {id(u) for u, _ in self.duplicates}
+        self.new = [u for u in self.new if id(u) not in dropped]
 
     @property
     def pending(self) -> list[Unit]:
@@ -249,6 +305,6 @@ class Plan:
         return sorted(todo, key=lambda u: (u.kind != "kb", order[id(u)]))
 
     def counts(self) -> dict[str, int]:
-        """``new``, ``changed``, ``unchanged``, ``deleted`` and ``unreadable`` document counts."""
+        """``new``, ``changed``, ``unchanged``, ``deleted``, ``unreadable`` and ``duplicate`` document counts."""
         return {"new": len(self.new), "changed": len(self.changed), "unchanged": len(self.unchanged),
-                "deleted": len(self.deleted), "unreadable": len(self.failed)}
+                "deleted": len(self.deleted), "unreadable": len(self.failed), "duplicate": len(self.duplicates)}

@@ -20,7 +20,7 @@ Examples
 >>> load_spec(folder / "bad.yaml")
 Traceback (most recent call last):
 ...
-kgllm.errors.ConfigError: ...bad.yaml:4: unknown key 'batch_sise' (expected one of: name, sources, extractor, store, schedule, batch_size, executor, fail_fast, lock_timeout, log)
+kgllm.jobs.spec.SpecError: ...bad.yaml:4: unknown key 'batch_sise' (expected one of: name, sources, extractor, store, schedule, batch_size, executor, fail_fast, lock_timeout, log, allow_duplicates)
 """
 
 from __future__ import annotations
@@ -31,10 +31,18 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kgllm.errors import ConfigError, NotFoundError
+from kgllm.errors import ConfigError, InputError, NotFoundError
 
-__all__ = ["JobSpec", "SourceSpec", "ExtractorSpec", "StoreSettings", "ExecutorSpec", "load_spec", "parse_spec",
-           "check_cron"]
+__all__ = ["JobSpec", "SourceSpec", "ExtractorSpec", "StoreSettings", "ExecutorSpec", "SpecError", "load_spec",
+           "parse_spec", "check_cron"]
+
+
+class SpecError(ConfigError, InputError):
+    """A job spec is not what was expected: a configuration error, and bad input (the CLI exits with status 2).
+
+    >>> issubclass(SpecError, ConfigError) and issubclass(SpecError, InputError)
+    True
+    """
 
 
 class _Model(BaseModel):
@@ -166,7 +174,9 @@ class JobSpec(_Model):
     fail_fast: bool = False
     lock_timeout: float = Field(0.0, ge=0)
     log: Optional[Path] = None
+    allow_duplicates: bool = False
     file: Optional[Path] = Field(None, exclude=True)
+    base: Optional[Path] = Field(None, exclude=True)  # the folder relative paths are read from (the spec's)
 
     @field_validator("schedule")
     @classmethod
@@ -223,7 +233,7 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else (args[0] if args else None)
         if model is None:
             return []
-    return [f.alias or n for n, f in model.model_fields.items() if n != "file"]
+    return [f.alias or n for n, f in model.model_fields.items() if n not in ("file", "base")]
 
 
 def _line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> Optional[int]:
@@ -282,17 +292,17 @@ def parse_spec(data: Any, where: str = "<spec>", base: Optional[Path] = None,
     >>> parse_spec({"sources": [], "store": "g.sqlite"})
     Traceback (most recent call last):
     ...
-    kgllm.errors.ConfigError: <spec>: sources: List should have at least 1 item after validation, not 0
+    kgllm.jobs.spec.SpecError: <spec>: sources: List should have at least 1 item after validation, not 0
     """
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys (name, sources, store, ...), "
+        raise SpecError(f"{where}: expected a mapping of keys (name, sources, store, ...), "
                           f"got {type(data).__name__}")
     try:
         spec = JobSpec.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         line = _line(lines or {}, tuple(first["loc"]))
-        raise ConfigError(f"{where}{f':{line}' if line else ''}: {_message(first)}") from None
+        raise SpecError(f"{where}{f':{line}' if line else ''}: {_message(first)}") from None
     base = base or Path(".")
 
     def rel(p: Optional[Path]) -> Optional[Path]:
@@ -304,7 +314,7 @@ def parse_spec(data: Any, where: str = "<spec>", base: Optional[Path] = None,
                                                    "model": rel(spec.extractor.model)})
     store = spec.store.model_copy(update={"path": rel(spec.store.path)})
     return spec.model_copy(update={"name": spec.name or default_name, "sources": sources, "extractor": extractor,
-                                   "store": store, "log": rel(spec.log)})
+                                   "store": store, "log": rel(spec.log), "base": Path(os.path.abspath(base))})
 
 
 def load_spec(path: str | os.PathLike[str]) -> JobSpec:
@@ -314,7 +324,7 @@ def load_spec(path: str | os.PathLike[str]) -> JobSpec:
     ------
     NotFoundError
         The file does not exist.
-    ConfigError
+    SpecError
         Malformed YAML, an unknown key or a bad value: the message names the file, the line, the key and
         what was expected.
     """
@@ -329,6 +339,6 @@ def load_spec(path: str | os.PathLike[str]) -> JobSpec:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
-        raise ConfigError(f"{where}: malformed YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise SpecError(f"{where}: malformed YAML ({getattr(exc, 'problem', None) or exc})") from None
     spec = parse_spec(data, str(p), p.resolve().parent, _yaml_lines(text), default_name=p.stem)
     return spec.model_copy(update={"file": p})

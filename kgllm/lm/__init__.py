@@ -3,8 +3,8 @@
 A leaf package: the reasoner and the extractor use it, and it imports nothing above it (only
 :mod:`kgllm.errors`, :mod:`kgllm.progress`, :mod:`kgllm.resources` and :mod:`kgllm.engine`).
 
-- :class:`LocalLM`: the bundled SmolLM2-135M-Instruct (or any local Llama-family model) on kgllm's
-  batched engine.
+- :class:`LocalLM`: the bundled SmolLM2-135M-Instruct (or a local Llama 3.x, Qwen2.5/3, Gemma 2/3, Mistral or
+  Phi-3 model folder or ``.gguf`` file) on kgllm's batched engine.
 - :class:`OpenAIClient`: ``kgllm serve-llm``, vLLM, llama.cpp's server or any other OpenAI-compatible
   endpoint, over httpx.
 

@@ -34,7 +34,9 @@ class LocalLM:
     Parameters
     ----------
     model_path : str or os.PathLike, optional
-        A Hugging Face model folder or a ``.gguf`` file (default: the bundled SmolLM2-135M-Instruct).
+        A Hugging Face model folder or a ``.gguf`` file of a family the engine runs (Llama 3.x, Qwen2.5/3,
+        Gemma 2/3, Mistral, Phi-3; see :mod:`kgllm.engine.arch`); default: the bundled SmolLM2-135M-Instruct. Its
+        tokenizer's chat template formats the prompts (:mod:`kgllm.engine.chat`).
     device : str
         ``"auto"`` (cuda, then mps, then cpu) or a torch device string; bf16 on GPU, fp32 on CPU.
     threads : int, optional

@@ -3,9 +3,15 @@
 The linker matches n-grams of the question against entity names and aliases
 (exact match on the normalised form first, longest mention preferred), then
 falls back to fuzzy string matching (rapidfuzz) and finally to embedding
-similarity. Its name index is built on the first call, so constructing a
-linker costs nothing, and built again when the store's ``revision()`` changes, so
-entities added after the linker was made are found.
+similarity. Exact matches are looked up in the store's name index
+(``store.match_names``: one indexed query for all the question's n-grams, on a
+SQLite graph file or Neo4j alike), so linking costs the question, not the graph.
+Fuzzy and embedding matching compare the question with every name of a graph of
+up to :data:`SMALL_GRAPH` entities (names read once per revision of the store), and
+on a larger graph with the names of entities sharing a word start with the
+question (the store's full-text index); names' vectors are kept on disk
+(:class:`~kgllm.stores.vectors.VectorCache`). A store without ``match_names`` has
+its names read into memory once per revision. Linking is thread-safe.
 
 Examples
 --------
@@ -26,18 +32,20 @@ Examples
 
 from __future__ import annotations
 
-import re
-import unicodedata
+import threading
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from kgllm.errors import ConfigError
-from kgllm.types import entity_id
+from kgllm.stores.names import tokenize
+from kgllm.stores.vectors import VectorCache
 
-__all__ = ["LinkedEntity", "EntityLinker", "tokenize", "store_revision", "STOPWORDS"]
+__all__ = ["LinkedEntity", "EntityLinker", "tokenize", "store_revision", "STOPWORDS", "SMALL_GRAPH"]
 
-_POSSESSIVE = re.compile(r"(?<=[^\W_])['\u2019]s\b")
-_TOKEN = re.compile(r"'s\b|[^\W_]+(?:['\-.][^\W_]+)*")
+SMALL_GRAPH = 50_000
+"""Entities up to which fuzzy and embedding matching compare the question with every name of the graph."""
+
+Index = dict[tuple[str, ...], dict[str, str]]  # name tokens -> {entity id: "exact" | "alias"}
 
 #: Function words that never make a mention on their own (and never explain a relation).
 STOPWORDS = frozenset(
@@ -48,34 +56,6 @@ STOPWORDS = frozenset(
     name named called please tell give show list find some any as also just than then so very
     much many more most""".split()
 )
-
-
-def tokenize(text: str) -> list[str]:
-    """Split a text into lower-cased word tokens, possessive ``'s`` as its own token.
-
-    Underscores count as spaces, so ``ada_lovelace`` gives two tokens; names and
-    questions tokenised this way can be compared n-gram by n-gram.
-
-    Parameters
-    ----------
-    text : str
-        Any text (a question, an entity name).
-
-    Returns
-    -------
-    list of str
-        The tokens, in order.
-
-    Examples
-    --------
-    >>> tokenize("What is Ada_Lovelace's father's job?")
-    ['what', 'is', 'ada', 'lovelace', "'s", 'father', "'s", 'job']
-    >>> tokenize("odo_of_lower-brook_and_vale 's niece")
-    ['odo', 'of', 'lower-brook', 'and', 'vale', "'s", 'niece']
-    """
-    norm = unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
-    norm = _POSSESSIVE.sub(" 's", norm.replace("_", " "))
-    return _TOKEN.findall(norm)
 
 
 def store_revision(store: Any) -> Any:
@@ -110,7 +90,8 @@ class EntityLinker:
     Parameters
     ----------
     store : GraphStore
-        The graph whose entities are linked (only ``entities()`` is read).
+        The graph whose entities are linked (``match_names`` and ``name_candidates`` when it has them,
+        else ``entities()``).
     embedder : Embedder, optional
         Sentence embedder for the last-resort embedding match; loaded lazily
         with :func:`kgllm.resources.get_embedder` when first needed.
@@ -135,41 +116,54 @@ class EntityLinker:
         self.fuzzy_threshold = float(fuzzy_threshold)
         self.embedding_threshold = float(embedding_threshold)
         self.max_ngram = int(max_ngram)
-        self._index: dict[tuple[str, ...], dict[str, str]] | None = None  # tokens -> {eid: method}
-        self._revision: Any = None  # store revision the index was built at
-        self._longest = 1
-        self._keys: list[str] = []  # joined token keys, for fuzzy/embedding matching
-        self._key_ids: list[tuple[str, ...]] = []
-        self._key_vecs = None
+        self._lock = threading.Lock()
+        self._index: Index | None = None  # every name of the graph, at revision self._revision (read lazily)
+        self._revision: Any = None
+        self._key_vecs: Any = None  # vectors of the index's keys, once the embedding match needs them
 
     # ---------------------------------------------------------------- index
-    def _build(self, revision: Any) -> dict[tuple[str, ...], dict[str, str]]:
-        self._revision = revision
-        index: dict[tuple[str, ...], dict[str, str]] = {}
-        for ent in self.store.entities():
-            names = [(ent.id, "exact"), (ent.name, "exact")] + [(a, "alias") for a in ent.aliases]
-            for name, method in names:
-                toks = tuple(tokenize(name))
-                if not toks or len(toks) > self.max_ngram or all(t in STOPWORDS for t in toks):
-                    continue
-                slot = index.setdefault(toks, {})
-                if slot.get(ent.id) != "exact":
-                    slot[ent.id] = method
-        self._index = index
-        self._longest = max((len(k) for k in index), default=1)
-        self._key_ids = list(index)
-        self._keys = [" ".join(k) for k in self._key_ids]
-        self._key_vecs = None
+    def _entry(self, index: Index, eid: str, name: str, method: str) -> None:
+        toks = tuple(tokenize(name))
+        if not toks or len(toks) > self.max_ngram or all(t in STOPWORDS for t in toks):
+            return
+        slot = index.setdefault(toks, {})
+        if slot.get(eid) != "exact":
+            slot[eid] = method
+
+    def _whole_index(self, revision: Any) -> Index:
+        """Every name of the graph (read once per revision)."""
+        with self._lock:
+            if self._index is None or self._revision != revision:
+                index: Index = {}
+                for ent in self.store.entities():
+                    for name, method in [(ent.id, "exact"), (ent.name, "exact")] + [(a, "alias") for a in ent.aliases]:
+                        self._entry(index, ent.id, name, method)
+                self._index, self._revision, self._key_vecs = index, revision, None
+            return self._index
+
+    def _is_small(self, revision: Any) -> bool:
+        if self._index is not None and self._revision == revision:
+            return True
+        stats = getattr(self.store, "stats", None)
+        return not callable(getattr(self.store, "name_candidates", None)) or stats()["entities"] <= SMALL_GRAPH
+
+    def _nearby_index(self, tokens: list[str]) -> Index:
+        """Names of the entities that share a word start (3 letters) with the question's content words."""
+        starts = {t[:3] for t in tokens if t not in STOPWORDS and t.isalnum() and len(t) >= 3}
+        index: Index = {}
+        for eid, keys in self.store.name_candidates(sorted(starts), prefix=True, limit=5000) if starts else []:
+            for key in keys:
+                self._entry(index, eid, key, "exact")
         return index
 
     def refresh(self) -> None:
-        """Forget the name index; rebuilt on the next :meth:`link`.
+        """Forget the names read into memory; read again on the next :meth:`link` that needs them.
 
-        Needed only for a store without ``revision()``: otherwise the index is rebuilt
-        whenever the revision changes.
+        Needed only for a store without ``revision()``: otherwise they are read again whenever the revision changes.
         """
-        self._index = None
-        self._key_vecs = None
+        with self._lock:
+            self._index = None
+            self._key_vecs = None
 
     # ---------------------------------------------------------------- linking
     def link(self, question: str, limit: int = 3) -> list[LinkedEntity]:
@@ -192,16 +186,21 @@ class EntityLinker:
         """
         if limit <= 0:
             return []
-        revision = store_revision(self.store)
-        index = self._build(revision) if self._index is None or self._revision != revision else self._index
         tokens = tokenize(question)
-        if not tokens or not index:
+        if not tokens:
             return []
-        found = self._exact(tokens, index)
+        revision = store_revision(self.store)
+        match = getattr(self.store, "match_names", None)
+        if callable(match):
+            lookup: Callable[[list[tuple[str, ...]]], Index] = lambda keys: {
+                tuple(k.split(" ")): v for k, v in match([" ".join(k) for k in keys]).items()}
+        else:
+            index = self._whole_index(revision)
+            lookup = lambda keys: {k: index[k] for k in keys if k in index}  # noqa: E731
+        found = self._exact(tokens, lookup)
         if not found:
-            found = self._fuzzy(tokens)
-        if not found:
-            found = self._embedding(tokens)
+            index = self._whole_index(revision) if self._is_small(revision) else self._nearby_index(tokens)
+            found = self._fuzzy(tokens, index) or self._embedding(tokens, index)
         found.sort(key=lambda x: (-x.score, x.span[0], x.entity_id))
         out: list[LinkedEntity] = []
         seen: set[str] = set()
@@ -217,16 +216,20 @@ class EntityLinker:
         chars = sum(len(t) for t in tokens if t not in STOPWORDS)
         return 0.5 + 0.5 * min(1.0, chars / 12.0)
 
-    def _exact(self, tokens: list[str], index: dict[tuple[str, ...], dict[str, str]]) -> list[LinkedEntity]:
+    def _exact(self, tokens: list[str], lookup: Callable[[list[tuple[str, ...]]], Index]) -> list[LinkedEntity]:
+        n_max = min(self.max_ngram, len(tokens))
+        grams = [tuple(tokens[i:i + n]) for n in range(n_max, 0, -1) for i in range(len(tokens) - n + 1)]
+        hits = lookup([g for g in dict.fromkeys(grams) if not all(t in STOPWORDS for t in g)])
+        if not hits:
+            return []
         taken = [False] * len(tokens)
         found: list[LinkedEntity] = []
-        n_max = min(self._longest, len(tokens))
         for n in range(n_max, 0, -1):
             for i in range(0, len(tokens) - n + 1):
                 if any(taken[i:i + n]):
                     continue
                 key = tuple(tokens[i:i + n])
-                hit = index.get(key)
+                hit = hits.get(key)
                 if not hit:
                     continue
                 for j in range(i, i + n):
@@ -249,22 +252,24 @@ class EntityLinker:
                     grams.append((i, i + n, text))
         return grams
 
-    def _fuzzy(self, tokens: list[str]) -> list[LinkedEntity]:
-        if not self._keys:
+    def _fuzzy(self, tokens: list[str], index: Index) -> list[LinkedEntity]:
+        if not index:
             return []
         from rapidfuzz import fuzz, process
 
+        key_ids = list(index)
+        keys = [" ".join(k) for k in key_ids]
         found: list[LinkedEntity] = []
         for i, j, text in self._candidate_ngrams(tokens):
-            hits = process.extract(text, self._keys, scorer=fuzz.ratio, score_cutoff=self.fuzzy_threshold, limit=3)
+            hits = process.extract(text, keys, scorer=fuzz.ratio, score_cutoff=self.fuzzy_threshold, limit=3)
             for key, score, idx in hits:
-                for eid in sorted(self._index[self._key_ids[idx]]):
+                for eid in sorted(index[key_ids[idx]]):
                     s = 0.9 * (score / 100.0) * self._length_score(tokens[i:j])
                     found.append(LinkedEntity(eid, text, round(s, 4), "fuzzy", (i, j)))
         return self._non_overlapping(found)
 
-    def _embedding(self, tokens: list[str]) -> list[LinkedEntity]:
-        if not self._keys:
+    def _embedding(self, tokens: list[str], index: Index) -> list[LinkedEntity]:
+        if not index:
             return []
         grams = self._candidate_ngrams(tokens, n_max=4)
         if not grams:
@@ -273,15 +278,22 @@ class EntityLinker:
             from kgllm.resources import get_embedder
 
             self._embedder = get_embedder()
-        if self._key_vecs is None:
-            self._key_vecs = self._embedder.encode(self._keys)
-        sims = self._embedder.encode([g[2] for g in grams]) @ self._key_vecs.T
+        key_ids = list(index)
+        keys = [" ".join(k) for k in key_ids]
+        cache = VectorCache(self._embedder)
+        vecs = self._key_vecs if index is self._index else None
+        if vecs is None:
+            vecs = cache.encode(keys)
+            with self._lock:
+                if index is self._index:
+                    self._key_vecs = vecs
+        sims = self._embedder.encode([g[2] for g in grams]) @ vecs.T
         found: list[LinkedEntity] = []
         for row, (i, j, text) in enumerate(grams):
             col = int(sims[row].argmax())
             score = float(sims[row, col])
             if score >= self.embedding_threshold:
-                for eid in sorted(self._index[self._key_ids[col]]):
+                for eid in sorted(index[key_ids[col]]):
                     found.append(LinkedEntity(eid, text, round(0.8 * score, 4), "embedding", (i, j)))
         return self._non_overlapping(found)
 

@@ -101,6 +101,8 @@ class RelationIndex:
     """
 
     def __init__(self, store: Any, embedder: Any = None, lexical_weight: float = 0.0) -> None:
+        import threading
+
         self.store = store
         self._embedder = embedder
         self.relations: list[str] = []
@@ -112,6 +114,7 @@ class RelationIndex:
         #: Weight of the word overlap added to the embedding similarity (see :meth:`lexical`). Off by default:
         #: 0.3 cost 4 points of Hits@1 on PathQuestion 3-hop and gained nothing on PathQuestion-Large.
         self.lexical_weight = lexical_weight
+        self._lock = threading.RLock()  # one thread grows the index at a time; readers never see it shrink
 
     @property
     def embedder(self) -> Any:
@@ -122,25 +125,46 @@ class RelationIndex:
         return self._embedder
 
     def reset(self) -> None:
-        """Forget the relations (the store changed); they are read again on next use."""
-        self.relations, self.position, self._vecs, self._loaded, self._words = [], {}, None, False, None
-        self._rel_words = None
+        """The store changed: its relation names are read again on next use.
+
+        Relations already indexed keep their places (a relation no longer in the graph stays, unused), so
+        questions other threads are analysing stay valid; only relations new to the index are embedded.
+        """
+        with self._lock:
+            self._loaded = False
 
     def ensure(self, extra: Iterable[str] = ()) -> None:
-        """Index the store's relations (first call) and any of ``extra`` not yet indexed."""
-        if not self._loaded:
-            self._loaded = True
-            self._add(sorted({f.relation for f in self.store.facts()}))
-        missing = sorted({r for r in extra if r not in self.position})
-        if missing:
-            self._add(missing)
+        """Index the store's relations (first call, and after :meth:`reset`) and any of ``extra`` not yet indexed.
+
+        The names come from ``store.relations()`` (a small table of a SQLite graph file, one query on Neo4j),
+        else from a pass over ``store.facts()``. Thread-safe.
+        """
+        with self._lock:
+            if not self._loaded:
+                listed = getattr(self.store, "relations", None)
+                names = set(listed()) if callable(listed) else {f.relation for f in self.store.facts()}
+                new = sorted(names - self.position.keys())
+                if new:
+                    self._add(new)
+                self._loaded = True
+            missing = sorted({r for r in extra if r not in self.position})
+            if missing:
+                self._add(missing)
 
     def _add(self, rels: list[str]) -> None:
-        for r in rels:
-            self.position[r] = len(self.relations)
-            self.relations.append(r)
-        texts = [relation_text(r) for r in self.relations]
-        self._vecs = self._encode(texts) if texts else None
+        """Append ``rels`` (embedded once: vectors of names seen before come from the on-disk cache)."""
+        from kgllm.stores.vectors import VectorCache
+
+        relations = self.relations + list(rels)
+        texts = [relation_text(r) for r in relations]
+        cache = VectorCache(self.embedder)
+        asked = texts + [f"x 's {t}" for t in texts]
+        cache.prime(asked)
+        vecs = self._encode(texts) if texts else None
+        cache.remember(asked)
+        self._vecs = vecs
+        self.relations = relations
+        self.position = {**self.position, **{r: i for i, r in enumerate(relations) if r not in self.position}}
         self._words = None
         self._rel_words = None
 

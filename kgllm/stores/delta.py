@@ -26,7 +26,7 @@ from typing import Any, Iterable
 from kgllm.errors import InputError
 from kgllm.types import Entity, Fact, GraphDelta, Merge, Provenance
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "validate_delta", "dedupe_provenance", "fact_to_dict", "fact_from_dict"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "validate_delta", "merge_ends", "dedupe_provenance", "fact_to_dict", "fact_from_dict"]
 
 FORMAT_NAME = "kgllm-graph"
 """The ``format`` field of a whole-graph dict (graph files, migration)."""
@@ -66,6 +66,26 @@ def validate_delta(delta: GraphDelta) -> None:
     for m in delta.merges:
         if not isinstance(m, Merge) or not m.alias or not m.canonical or m.alias == m.canonical:
             raise InputError(f"invalid merge (empty or self merge): {m!r}")
+
+
+def merge_ends(delta: GraphDelta, merged: dict[str, str]) -> set[str]:
+    """The entity ids the merges of ``delta`` touch, each followed along the recorded ``merged`` links: what a
+    store must know exists to dry-run them (see :func:`kgllm.stores.merge.dry_run_merges`).
+
+    >>> sorted(merge_ends(GraphDelta(merges=[Merge("a", "b", "alias")]), {"b": "c"}))
+    ['a', 'b', 'c']
+    """
+    ids: set[str] = set()
+    for m in delta.merges:
+        for eid in (m.alias, m.canonical):
+            seen: set[str] = set()
+            while eid not in seen:
+                seen.add(eid)
+                ids.add(eid)
+                if eid not in merged:
+                    break
+                eid = merged[eid]
+    return ids
 
 
 def dedupe_provenance(provenance: Iterable[Provenance]) -> tuple[Provenance, ...]:

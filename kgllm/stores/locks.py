@@ -1,7 +1,8 @@
 """Named cross-process locks on a file next to the graph (``fcntl.flock``: released when the holder dies).
 
 :func:`file_lock` is what ``store.lock(name, timeout)`` of the memory store uses:
-the lock file ``<graph file>.<name>.lock`` holds the holder's ``pid N on HOST``, so
+the lock file ``<graph file>.<name>.lock`` exists while the lock is held (its holder removes it) and
+holds the holder's ``pid N on HOST``, so
 the second process either waits (up to ``timeout`` seconds) or gets a
 :class:`~kgllm.errors.StoreError` naming the holder. A killed holder (SIGKILL)
 releases the lock with its file descriptor: no stale locks.
@@ -18,7 +19,9 @@ Examples
 ...                 pass
 ...         except StoreError as exc:
 ...             print("refused:", "being written by another process" in str(exc))
+...     print("left behind:", os.listdir(tmp))
 refused: True
+left behind: []
 """
 
 from __future__ import annotations
@@ -83,6 +86,9 @@ def local_lock(key: str, name: str, timeout: float) -> Iterator[None]:
 def file_lock(graph: str | os.PathLike[str], name: str, timeout: float) -> Iterator[None]:
     """Hold lock ``name`` on the graph file ``graph`` for the block; wait up to ``timeout`` seconds for it.
 
+    The lock file is removed by its holder when the block ends (a holder killed with SIGKILL leaves it,
+    unlocked: the next holder removes it), so nothing stays beside the graph file.
+
     Raises
     ------
     StoreError
@@ -91,25 +97,40 @@ def file_lock(graph: str | os.PathLike[str], name: str, timeout: float) -> Itera
     """
     path = lock_path(graph, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    # flock is per open file description: a second open in this process conflicts too, as another process would.
-    try:
-        if not _wait(lambda: _try_flock(fd), timeout):
+    deadline = time.monotonic() + max(timeout, 0.0)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        # flock is per open file description: a second open in this process conflicts too, as another process would.
+        if not _wait(lambda: _try_flock(fd), deadline - time.monotonic()):
             try:
                 holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown holder"
             except OSError:
                 holder = "unknown holder"
+            os.close(fd)
             raise StoreError(lock_message(name, str(graph), holder))
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # the previous holder removed the file we locked: lock the one at the path now
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, lock_holder().encode(), 0)
         try:
             yield
         finally:
             with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
+                os.unlink(path)  # while still holding it: a waiter on this file sees it gone and starts over
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_ino, st.st_dev) == (own.st_ino, own.st_dev)
 
 
 def _try_flock(fd: int) -> bool:

@@ -56,15 +56,24 @@ def test_search_expand_provenance_cypher_ask(page, tmp_path):
         page.goto(str(client.base_url) + "/")
         page.wait_for_selector("body[data-ready='1']")
         assert "8 facts" in page.inner_text("#counts")
+        # the start page draws the facts between the entities it shows, not only dots
+        assert page.evaluate("explorer.cy.nodes().length") == 8 and page.evaluate("explorer.cy.edges().length") == 8
+        start = page.evaluate("explorer.cy.nodes().map(n => n.position())")
+        assert min(((p["x"] - q["x"]) ** 2 + (p["y"] - q["y"]) ** 2) ** 0.5 for p in start for q in start
+                   if p is not q) >= 40                                  # laid out apart, not on top of each other
+        page.screenshot(path=shots / "0-start.png")
+        page.click("#clear")
 
         page.fill("#search", "lindq")
         page.click("#results li[data-id='ada lindqvist']")
         page.wait_for_selector("#detail h2:has-text('Ada Lindqvist')")
+        # its facts are listed (and drawn) at once, without a second click on the node
+        page.wait_for_selector(f"#facts-list li[data-fact='{FACT_BORN}']")
+        assert page.locator("#facts-list li").count() == 3
         page.screenshot(path=shots / "1-search.png")
 
         _click_node(page, "ada lindqvist")
         page.wait_for_function("() => explorer.cy.getElementById('ada lindqvist').connectedEdges().length === 3")
-        page.wait_for_selector(f"#facts-list li[data-fact='{FACT_BORN}']")
         assert page.evaluate("explorer.cy.getElementById('tromsø').nonempty()")
         page.screenshot(path=shots / "2-expanded.png")
 
@@ -99,6 +108,18 @@ def test_search_expand_provenance_cypher_ask(page, tmp_path):
         assert highlighted == [Fact("jonas berg", "born_in", "uppsala").id]
         assert page.evaluate("explorer.cy.getElementById('uppsala').hasClass('answer')")
         assert page.locator("#answer-facts mark").all_inner_texts() == ["Jonas Berg", "Uppsala"]
+
+        page.fill("#ask-input", "In which country was Jonas Berg born?")
+        page.click("#ask-run")
+        page.wait_for_function("() => document.querySelector('#answer-text').textContent === 'Sweden'", timeout=120_000)
+        page.wait_for_selector("#answer-facts li:nth-child(2)")
+        # the highlighted path reads left to right on one line, apart from every other entity
+        pos = page.evaluate("['jonas berg', 'uppsala', 'sweden'].map(id => explorer.cy.getElementById(id).position())")
+        assert pos[0]["x"] < pos[1]["x"] < pos[2]["x"] and len({round(p["y"]) for p in pos}) == 1
+        others = page.evaluate("explorer.cy.nodes().filter(n => !['jonas berg', 'uppsala', 'sweden'].includes(n.id()))"
+                               ".map(n => n.position())")
+        assert min(((p["x"] - q["x"]) ** 2 + (p["y"] - q["y"]) ** 2) ** 0.5 for p in pos for q in pos + others
+                   if p is not q) >= 60
         page.screenshot(path=shots / "5-ask.png")
     assert errors == []
     assert all((shots / f).stat().st_size > 10_000 for f in ("2-expanded.png", "5-ask.png"))

@@ -49,8 +49,8 @@ def test_build_reports_what_stats_shows_afterwards(tmp_path):
     graph = tmp_path / "g.json"
     built = runner.invoke(app, ["build", str(docs), "--graph", str(graph)])
     assert built.exit_code == 0, built.output
-    match = re.search(r"(\d+) documents, (\d+) facts extracted, (\d+) new facts, (\d+) new entities, (\d+) merges",
-                      built.stderr)
+    match = re.search(r"(\d+) documents?, (\d+) facts? extracted, (\d+) new facts?, (\d+) new entit(?:y|ies), "
+                      r"(\d+) merges?", built.stderr)
     assert match, built.stderr
     documents, _, new_facts, new_entities, merges = map(int, match.groups())
     stats = json.loads(runner.invoke(app, ["stats", "--graph", str(graph), "--json"]).stdout)

@@ -42,7 +42,7 @@ def test_every_command_is_walked():
         "neo4j", "neo4j start", "neo4j stop", "neo4j status",
         "eval", "eval extraction", "eval kgqa", "eval textgraph", "eval textqa", "sparql", "serve",
         "jobs", "jobs run", "jobs schedule", "jobs status", "jobs history", "jobs check",
-        "docs", "docs list", "docs retract", "convert"}
+        "docs", "docs list", "docs retract", "convert", "merges", "merges list", "merges undo"}
 
 
 @pytest.mark.parametrize("argv,cmd", COMMANDS, ids=IDS)
@@ -85,11 +85,11 @@ def test_help_mentions_only_options_the_command_has(argv, cmd):
 
 def test_usage_lines_read_as_people_write_them():
     assert "Usage: kgllm build [OPTIONS] SOURCES..." in _help(["build"])
-    assert "Usage: kgllm ask [OPTIONS] QUESTION" in _help(["ask"])
+    assert "Usage: kgllm ask [OPTIONS] [QUESTION]" in _help(["ask"])
     assert "Usage: kgllm eval kgqa [OPTIONS] QUESTIONS" in _help(["eval", "kgqa"])
     assert "Usage: kgllm import [OPTIONS] FILE" in _help(["import"])
     text = _help(["build"])
-    assert re.search(r"--no-resolve\s+Skip entity resolution\.", text), text      # a flag: no value column
+    assert re.search(r"--no-resolve\s+Skip entity resolution", text), text        # a flag: no value column
     assert re.search(r"--graph\s+-g\s+FILE\s+Graph file", text), text               # an option: its value
 
 

@@ -295,3 +295,88 @@ def test_in_process_store_writes_are_seen():
         assert c.get("/api/search", params={"q": "Kari"}).json()["results"] == []
         store.upsert(GraphDelta(facts=[Fact("kari holm", "lives_in", "bergen")]))
         assert c.get("/api/search", params={"q": "Kari"}).json()["results"][0]["id"] == "kari holm"
+
+
+# ------------------------------------------------------------------------------------------------ issue 22
+def test_host_names_it_does_not_listen_on_are_refused():
+    with Server(sample_store()) as c:
+        assert c.get("/api/stats").status_code == 200                           # 127.0.0.1:port
+        assert c.get("/health", headers={"Host": "localhost:8765"}).status_code == 200
+        for evil in ("attacker.example", "attacker.example:8765", "127.0.0.1.attacker.example"):
+            r = c.get("/api/stats", headers={"Host": evil})
+            assert r.status_code == 400 and "DNS rebinding" in r.json()["error"]["message"]
+            assert c.get("/", headers={"Host": evil}).status_code == 400
+    with Server(sample_store(), config=ExplorerConfig(hosts=("127.0.0.1", "kg.example.org"))) as c:
+        assert c.get("/api/stats", headers={"Host": "KG.example.org:443"}).status_code == 200
+        assert c.get("/api/stats", headers={"Host": "localhost"}).status_code == 400
+
+
+def test_malformed_json_and_cypher_errors_say_what_and_where(client):
+    r = client.post("/api/query", content=b'{"cypher": "RETURN 1",\n  oops}', headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["error"]["message"] == ("the request body is not valid JSON: Expecting property name enclosed in "
+                                            "double quotes at line 2, column 3")
+    bad = client.post("/api/query", json={"cypher": "MATCH (a)-[r]->(b)\nRETRN b.name"})
+    message = bad.json()["error"]["message"]
+    assert bad.status_code == 400 and "unexpected 'RETRN' at line 2, column 1" in message
+    assert "RETURN" in message and "Token(" not in message and "__ANON" not in message
+
+
+def test_a_graph_file_is_queried_live_and_reopened_only_when_replaced(tmp_path: Path):
+    path = tmp_path / "graph.sqlite"
+    writer = MemoryStore.open(path, create=True)
+    writer.upsert(sample_delta())
+    with Server(graph_file=path, config=ExplorerConfig(check_interval=0.05, request_timeout=120,
+                                                       warm_reasoner=False)) as c:
+        assert c.get("/api/search", params={"q": "lindq"}).json()["results"][0]["id"] == "ada lindqvist"
+        writer.upsert(GraphDelta(entities=[Entity.from_name("Kari Holm", "PERSON")],
+                                 facts=[Fact("kari holm", "born_in", "bergen")]))
+        found = c.get("/api/search", params={"q": "Kari Holm"}).json()["results"]  # at once: no reload
+        assert found[0]["id"] == "kari holm" and found[0]["degree"] == 1
+        stats = c.get("/api/stats").json()
+        assert stats["counts"]["facts"] == 9 and stats["reloads"] == 0
+        assert {"relation": "born_in", "facts": 3} in stats["relations"]
+        replacement = MemoryStore()                                          # a new file renamed over it
+        replacement.upsert(GraphDelta(facts=[Fact("oda vestre", "lives_in", "molde")]))
+        replacement.save(path)
+        _wait_for(lambda: c.get("/api/stats").json()["counts"]["facts"] == 1, "reopen")
+        assert c.get("/api/stats").json()["reloads"] == 1
+
+
+def test_questions_are_answered_together_and_as_one_at_a_time():
+    questions = ["Where was Ada Lindqvist born?", "Where was Jonas Berg born?", "Where is Nordlys Instruments based?"]
+    alone = [Reasoner(sample_store(), llm=None).ask(q).text for q in questions]
+    together = threading.Barrier(len(questions), timeout=60)
+
+    class Meeting:
+        """Answers only once every question is being answered: asked one at a time, the barrier breaks."""
+
+        def __init__(self, store) -> None:
+            self.inner = Reasoner(store, llm=None)
+
+        def ask(self, question, on_token=None):
+            together.wait()
+            return self.inner.ask(question)
+
+    with Server(sample_store(), reasoner_factory=Meeting,
+                config=ExplorerConfig(ask_concurrency=len(questions), request_timeout=120, ask_timeout=120)) as c:
+        answers: dict[str, str] = {}
+
+        def ask(q: str) -> None:
+            answers[q] = c.post("/api/ask", json={"question": q}).json()["answer"]
+
+        threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert [answers[q] for q in questions] == alone == ["Tromsø", "Uppsala", "Bergen"]
+
+
+def test_between_gives_the_facts_among_entities_on_screen(client):
+    body = client.get("/api/between", params=[("id", "ada lindqvist"), ("id", "tromsø"), ("id", "norway"),
+                                              ("id", "sweden")]).json()
+    assert sorted((f["subject"], f["relation"], f["object"]) for f in body["facts"]) == [
+        ("ada lindqvist", "born_in", "tromsø"), ("tromsø", "located_in", "norway")]
+    assert body["entities"]["tromsø"]["name"] == "Tromsø"
+    assert client.get("/api/between").status_code == 422

@@ -16,11 +16,16 @@ from kgllm.extract.rules import RuleExtractor
 from kgllm.types import Document, entity_id
 
 NAMES = ["Ada Lindqvist", "Tom", "Anna", "Claire Martin", "Oslo", "the University of Geneva", "Lyon", "Mira",
-         "the town of Kvarnvik", "Tromsø, Norway", "Nørre Åby", "Zoë", "O'Neill", "3M", "1990", "I", "X Æ"]
+         "the town of Kvarnvik", "Tromsø, Norway", "Nørre Åby", "Zoë", "O'Neill", "3M", "1990", "I", "X Æ",
+         "the company", "the firm", "the village", "Lindqvist", "there", "23 kilometres", "about 900 people",
+         "twelve years", "the Vienna-based group Kalder", "the engineer", "2 May 1961", "² years"]
 PRONOUNS = ["he", "she", "He", "She", "it", "It", "they", "They", "him", "her", "Her", "his", "its", "their",
             "who", "which", "that", "whose"]
 VERBS = ["was born in", "moved to", "is the capital of", "founded", "met", "was founded by", "lives in", "is",
-         "did not visit", "'s sister", ", the mayor of", "and his wife", ", who was born in", "became", "has"]
+         "did not visit", "'s sister", ", the mayor of", "and his wife", ", who was born in", "became", "has",
+         "(born 2 May 1961)", "(1901–1977)", "two years later", "The following year", ", whose headquarters are in",
+         "was founded in 1990 by", "is 23 kilometres long", ", the founder of", "worked for twelve years at",
+         "live there", "between 2008 and 2012"]
 QUOTES = [('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"), ("\u00ab", "\u00bb"),
           ("\u201e", "\u201c"), ("\u300c", "\u300d"), ("`", "`"), ("(", ")"), ("[", "]")]
 SPACES = [" ", "  ", "\u00a0", "\u2009", "\u3000", "\t", "\n", "\n\n", "\r\n", "\u200b"]
@@ -81,12 +86,14 @@ def check_well_formed(docs: list[Document], result) -> None:
         assert f.subject in entity_ids and f.object in entity_ids and f.subject != f.object
         assert re.fullmatch(r"[0-9a-z]+([_-][0-9a-z]+)*", f.relation), f.relation
         assert 0 < f.confidence <= 1
-        (p,) = f.provenance
-        assert p.doc_id in texts and p.doc_id not in skipped and p.extractor == "rules"
-        doc_text = texts[p.doc_id]
-        assert 0 <= p.start < p.end <= len(doc_text)
-        assert doc_text[p.start:p.end] == p.sentence
-        assert entity_id(p.sentence)
+        assert 1 <= len(f.provenance) <= 2  # its sentence, and the one a relative date was computed from
+        assert len({p.doc_id for p in f.provenance}) == 1
+        for p in f.provenance:
+            assert p.doc_id in texts and p.doc_id not in skipped and p.extractor == "rules"
+            doc_text = texts[p.doc_id]
+            assert 0 <= p.start < p.end <= len(doc_text)
+            assert doc_text[p.start:p.end] == p.sentence
+            assert entity_id(p.sentence)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -106,6 +113,9 @@ def test_extractor_never_raises_and_output_is_well_formed(extractor, texts) -> N
     "😀 met 👩‍👩‍👧 in 🇳🇴. It was fun!!!",
     ", , and , and.",
     "Who? Whose? That which.",
+    "The company (born 2 May 1961) is there. Two years later the firm's firm was its own there.",
+    "Lenz (1901–1977) lived there. ² years later, 9999 years earlier and the following year: nothing.",
+    "About 900 people live there, whose headquarters are 23 kilometres long between 2008 and 2012.",
 ])
 def test_tricky_sentences(extractor, raw) -> None:
     docs = [Document("x", raw)]

@@ -129,16 +129,21 @@ def test_a_run_extracts_only_new_or_changed_documents_and_retracts_deleted_ones(
     assert ex.calls == calls and again.counts["unchanged"] == 3 and again.counts["facts"] == 0
 
     (tmp_path / "texts" / "b.txt").write_text("Orsk | capital_of | Ilvaria\n", encoding="utf-8")
-    (tmp_path / "texts" / "c.txt").unlink()
     (tmp_path / "texts" / "d.txt").write_text("Pell Arno | born_in | Quenmar\n", encoding="utf-8")
     ex.read.clear()
     third = job.run()
-    assert sorted(ex.read) == ["b.txt", "d.txt"]
-    assert (third.counts["changed"], third.counts["deleted"], third.counts["new"]) == (1, 1, 1)
+    assert sorted(ex.read) == ["b.txt", "d.txt"]                # the changed and the new one only
+    assert (third.counts["changed"], third.counts["deleted"], third.counts["new"]) == (1, 0, 1)
+
+    (tmp_path / "texts" / "c.txt").unlink()                     # a deletion: the job's graph is rebuilt
+    ex.read.clear()
+    fourth = job.run()
+    assert sorted(ex.read) == ["a.txt", "b.txt", "d.txt"]
+    assert (fourth.counts["deleted"], fourth.counts["rebuilt"], fourth.counts["retracted_facts"]) == (1, 3, 1)
     lines = sorted(f.as_line() for f in store.facts())
     assert lines == ["orsk --capital_of--> ilvaria", "pell arno --born_in--> quenmar", "tarn vell --born_in--> orsk"]
     assert [d.doc_id for d in store.documents()] == ["a.txt", "b.txt", "d.txt"]
-    assert [r.status for r in job.history()] == ["ok", "ok", "ok"]
+    assert [r.status for r in job.history()] == ["ok", "ok", "ok", "ok"]
     store.close()
 
 
@@ -202,7 +207,7 @@ def test_a_second_job_on_the_same_store_is_refused_with_a_clear_message(tmp_path
     write_corpus(tmp_path / "texts", CORPUS)
     spec = spec_file(tmp_path)
     graph = tmp_path / "graph.sqlite"
-    MemoryStore.open(graph, create=True).close()
+    MemoryStore().save(graph)                   # an empty graph file
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from kgllm.stores.memory import MemoryStore\n"
         f"s = MemoryStore.open({str(graph)!r})\n"
@@ -286,7 +291,7 @@ def test_cli_run_status_history_and_check(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("sources: []\nstore: g.sqlite\n", encoding="utf-8")
     checked = runner.invoke(app, ["jobs", "check", str(bad)])
-    assert checked.exit_code == 1 and "bad.yaml:1: sources: List should have at least 1 item" in checked.stderr
+    assert checked.exit_code == 2 and "bad.yaml:1: sources: List should have at least 1 item" in checked.stderr
 
 
 def test_same_graph_as_the_ingest_pipeline_sees_no_duplicates_after_reruns(tmp_path):

@@ -97,7 +97,7 @@ def test_build_replaces_a_changed_file_and_docs_commands(tmp_path):
     assert "2 documents unchanged" in again.stderr and "0 new facts" in again.stderr, again.stderr
     (folder / "one.txt").write_text("Ines Varga was born in Debrecen.\n", encoding="utf-8")
     changed = runner.invoke(app, ["build", str(folder), "--graph", str(graph), "--no-resolve"])
-    assert "1 documents unchanged" in changed.stderr and "1 changed" in changed.stderr, changed.stderr
+    assert "1 document unchanged" in changed.stderr and "1 changed" in changed.stderr, changed.stderr
     store = MemoryStore.open(graph)
     places = sorted(f.object for f in store.facts() if f.relation == "born_in")
     assert "pecs" not in places and "debrecen" in places            # the old version's facts are gone

@@ -171,7 +171,7 @@ def test_merges_are_flat_and_acyclic_in_chains() -> None:
     out = EntityResolver(NO_EMB).resolve(delta)
     check_well_formed(out)
     assert merges(out) == {("curie", "marie skłodowska curie", "alias"),
-                           ("marie sklodowska curie", "marie skłodowska curie", "fuzzy")}
+                           ("marie sklodowska curie", "marie skłodowska curie", "person")}
 
 
 def test_existing_merges_are_kept() -> None:

@@ -51,8 +51,9 @@ def test_direct_object(extractor) -> None:
 
 
 def test_passive_with_agent_and_conjoined_objects(extractor) -> None:
+    # a passive with a by-agent is read in the active voice: "Claire Martin founded the bakery"
     got = triples(extractor, "The bakery was founded by Claire Martin and Ada Lindqvist.")
-    assert got == {("bakery", "founded_by", "claire martin"), ("bakery", "founded_by", "ada lindqvist")}
+    assert got == {("claire martin", "found", "bakery"), ("ada lindqvist", "found", "bakery")}
 
 
 def test_conjoined_subjects(extractor) -> None:
@@ -81,7 +82,7 @@ def test_possessives(extractor) -> None:
 def test_possessive_pronouns_take_the_clause_subject(extractor) -> None:
     got = triples(extractor, "Tom and his wife Anna baked a cake for Mira, his daughter.")
     assert got == {("tom", "wife", "anna"), ("tom", "daughter", "mira"), ("tom", "bake", "cake"),
-                   ("anna", "bake", "cake")}
+                   ("anna", "bake", "cake"), ("tom", "bake_cake_for", "mira"), ("anna", "bake_cake_for", "mira")}
 
 
 def test_title_is_not_part_of_the_name(extractor) -> None:
@@ -117,13 +118,13 @@ def test_pronoun_inside_a_quoted_title_does_not_crash(extractor) -> None:
     result = extractor.extract([Document("q", 'In 1990, "The Sailor and Her" moved to Leeds.')])
     assert result.skipped == []
     assert {(f.subject, f.relation, f.object) for f in result.facts} == {("sailor and her", "move_to", "leeds"),
-                                                                         ("sailor and her", "move_in", "1990")}
+                                                                         ("sailor and her", "moved_date", "1990")}
 
 
 def test_pronoun_inside_quotation_marks_takes_no_antecedent(extractor) -> None:
     got = triples(extractor, 'Mira Holt sang in Bergen. In 2004, "The Keeper and Her" toured Oslo.')
     assert got == {("mira holt", "sing_in", "bergen"), ("keeper and her", "tour", "oslo"),
-                   ("keeper and her", "tour_in", "2004")}
+                   ("keeper and her", "toured_date", "2004")}
 
 
 def test_provenance_points_at_the_sentence(extractor) -> None:

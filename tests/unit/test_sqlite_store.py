@@ -59,40 +59,102 @@ def KnowledgeGraphLoad(path: Path) -> str:
     return canonical_dump(kgllm.KnowledgeGraph.load(path).store)
 
 
-def test_documents_keep_their_text_and_files_without_the_column_gain_it_on_first_write(tmp_path):
+V1_TABLES = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE entities(id TEXT PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL, aliases TEXT NOT NULL);
+CREATE TABLE facts(id TEXT PRIMARY KEY, s TEXT NOT NULL, o TEXT NOT NULL, r TEXT NOT NULL, c REAL NOT NULL,
+                   p TEXT NOT NULL);
+CREATE TABLE merges(alias TEXT PRIMARY KEY, seq INTEGER NOT NULL, record TEXT NOT NULL);
+CREATE TABLE documents(doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, content_hash TEXT NOT NULL,
+                       facts INTEGER NOT NULL, ingested_at TEXT NOT NULL);
+CREATE TABLE runs(run_id TEXT PRIMARY KEY, job TEXT NOT NULL, record TEXT NOT NULL);
+CREATE TABLE changes(revision INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL);
+"""
+
+
+def version_1_file(path: Path, store: MemoryStore) -> None:
+    """The file kgllm wrote before the graph was queried in place (layout 1, no text column), from ``store``."""
+    from kgllm.stores.memory.sqlite import merge_record
+
+    data = store.to_dict()
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.executescript(V1_TABLES)
+    con.executemany("INSERT INTO meta VALUES (?, ?)", [("format", "kgllm-graph"), ("version", "1"),
+                                                      ("revision", "7")])
+    con.executemany("INSERT INTO entities VALUES (?, ?, ?, ?)",
+                    [(e["id"], e["name"], e["type"], json.dumps(e["aliases"])) for e in data["entities"]])
+    con.executemany("INSERT INTO facts VALUES (?, ?, ?, ?, ?, ?)",
+                    [(Fact(f["s"], f["r"], f["o"]).id, f["s"], f["o"], f["r"], f["c"], json.dumps(f["p"]))
+                     for f in data["facts"]])
+    for i, (m, undo) in enumerate(store._graph.undo_items()):
+        con.execute("INSERT INTO merges VALUES (?, ?, ?)", (m.alias, i + 1, merge_record(m, undo)))
+    con.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
+                    [(d.doc_id, d.source, d.content_hash, d.facts, d.ingested_at) for d in store.documents()])
+    con.commit()
+    con.close()
+
+
+def test_a_version_1_file_is_upgraded_in_place_and_keeps_everything(tmp_path):
+    path = tmp_path / "old.sqlite"
+    old = json_graph(tmp_path / "g.json")
+    version_1_file(path, old)
+    store = MemoryStore.open(path)                              # upgraded once, in one transaction
+    assert canonical_dump(store) == canonical_dump(old).replace('"text": "', '"text": "')
+    assert store.stats() == old.stats() and store.document("d1").text == ""      # no text was kept then
+    assert store.find_entities("Ada Lindqvist")[0].id == "ada lindqvist" and store.degree("company 2") == 2
+    assert store.unmerge("ada l.") and store.get_entity("ada l.") is not None     # undo records work
+    store.ingest_document(DocumentRecord("d9", "c.txt", "h9", text="Pernik lies on a river."), doc_delta("d9", 1))
+    again = MemoryStore.open(path)
+    assert again.document("d9").text == "Pernik lies on a river." and again.stats() == store.stats()
+    assert sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'version'").fetchone() == ("2",)
+
+
+def test_documents_keep_their_text_and_listing_them_reads_no_text(tmp_path, monkeypatch):
     path = tmp_path / "g.sqlite"
     store = MemoryStore.open(path, create=True)
     text = "Ilse Varga founded a bakery in Pernik. It closed in 1999."
     store.ingest_document(DocumentRecord("d1", "a.txt", "sha256:1", text=text), doc_delta("d1", 1))
-    store.close()
+    store.ingest_document(DocumentRecord("d2", "b.txt", "sha256:2", text="x" * 100_000), doc_delta("d2", 1))
     assert MemoryStore.open(path).document("d1").text == text
-    # A file written before documents kept their text: the column is missing.
-    con = sqlite3.connect(path)
-    con.executescript("ALTER TABLE documents DROP COLUMN text;")
-    con.close()
-    old = MemoryStore.open(path)
-    assert old.document("d1").text == ""                        # read as "", and reading wrote nothing
-    con = sqlite3.connect(path)
-    assert "text" not in {row[1] for row in con.execute("PRAGMA table_info(documents)")}
-    con.close()
-    old.ingest_document(DocumentRecord("d2", "b.txt", "sha256:2", text="Pernik lies on a river."), doc_delta("d2", 1))
-    again = MemoryStore.open(path)
-    assert again.document("d2").text == "Pernik lies on a river." and again.document("d1").text == ""
+    asked: list[str] = []
+    reader = MemoryStore.open(path)
+    real = reader._graph._text_of
+    monkeypatch.setattr(reader._graph, "_text_of", lambda doc_id: asked.append(doc_id) or real(doc_id))
+    listed = reader.documents()
+    assert [d.doc_id for d in listed] == ["d1", "d2"] and asked == []          # listing reads no text ...
+    assert listed[0].text == text and asked == ["d1"]                          # ... each is read when asked for
+    assert listed[0] == DocumentRecord("d1", "a.txt", "sha256:1", 1, listed[0].ingested_at, text)
+    assert listed == store.documents()
 
 
 def test_a_write_commits_only_its_rows(tmp_path):
     store = MemoryStore.open(tmp_path / "g.sqlite", create=True)
     for d in range(20):
         store.ingest_document(DocumentRecord(f"d{d}", f"{d}.txt", f"h{d}"), doc_delta(f"d{d}", 50))
-    con = store._db._con
+    con = store._db._write_con
     before = con.total_changes
     store.upsert(GraphDelta(facts=[Fact("ada", "born_in", "tromso", provenance=(Provenance("new"),))]))
     rows = con.total_changes - before
-    assert 4 <= rows <= 8       # two entities, one fact, the revision, their change-log rows: not the 1,000 facts
+    assert 4 <= rows <= 40      # two entities and their names, one fact, its counts: not the 1,000 facts
     before = con.total_changes
     store.upsert(GraphDelta(facts=[Fact("ada", "born_in", "tromso", provenance=(Provenance("new"),))]))
     assert con.total_changes == before                          # nothing changed: nothing written
     assert file_revision(tmp_path / "g.sqlite") == 21
+
+
+def test_a_graph_file_is_made_by_its_first_write_only(tmp_path):
+    path = tmp_path / "new.sqlite"
+    store = MemoryStore.open(path, create=True)
+    assert store.stats()["facts"] == 0 and store.documents() == [] and store.find_entities("ada") == []
+    store.upsert(GraphDelta())                                  # writes nothing
+    with store.lock("writer", timeout=0):
+        pass
+    store.close()
+    assert list(tmp_path.iterdir()) == []                       # no graph file, no lock file left behind
+    store = MemoryStore.open(path, create=True)
+    store.upsert(GraphDelta(facts=[Fact("ada", "born_in", "tromso")]))
+    assert is_sqlite_file(path) and MemoryStore.open(path).stats()["facts"] == 1
 
 
 def test_json_files_still_open_and_convert(tmp_path):
@@ -236,33 +298,40 @@ def test_bad_files_are_refused_with_the_file_named(tmp_path):
     assert tables == [("notes",)]                               # someone else's database is left untouched
 
 
-def test_a_failed_commit_leaves_memory_as_the_file(tmp_path, monkeypatch):
+def test_a_failed_write_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    from kgllm.stores.memory.sqlgraph import SqlGraph
+
     store = MemoryStore.open(tmp_path / "g.sqlite", create=True)
     store.ingest_document(DocumentRecord("d1", "a", "h"), doc_delta("d1", 3))
+    store.upsert(GraphDelta(merges=[Merge("company 1", "company 2", "alias")]))
     before = canonical_dump(store)
 
-    def broken(graph, journal):
+    def broken(self):
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(store._db, "write", broken)
+    monkeypatch.setattr(SqlGraph, "finish", broken)
     with pytest.raises(sqlite3.OperationalError):
         store.ingest_document(DocumentRecord("d1", "a", "h2"), doc_delta("d1", 5, offset=3))
     monkeypatch.undo()
     assert canonical_dump(store) == before == canonical_dump(MemoryStore.open(tmp_path / "g.sqlite"))
+    store.upsert(GraphDelta(facts=[Fact("company 1", "based_in", "oslo")]))   # the merge map was read again
+    assert [f.subject for f in store.neighbors("oslo")] == ["company 2"]
 
 
-def test_two_stores_on_one_file_lose_nothing(tmp_path):
+def test_two_stores_on_one_file_see_each_others_commits_and_lose_nothing(tmp_path):
     a = MemoryStore.open(tmp_path / "g.sqlite", create=True)
+    a.upsert(GraphDelta(facts=[Fact("ada", "born_in", "tromso")]))
     b = MemoryStore.open(tmp_path / "g.sqlite")
-    a.ingest_document(DocumentRecord("d1", "a", "h"), doc_delta("d1", 2))
-    assert b.stats()["facts"] == 0                              # b's view is the last state it read ...
+    assert not b.refresh()
     rev = b.revision()
-    assert b.refresh() and b.stats()["facts"] == 2 and b.revision() > rev
-    assert not b.refresh()                                      # ... a cheap check when nothing changed
+    a.ingest_document(DocumentRecord("d1", "a", "h"), doc_delta("d1", 2))
+    assert b.stats()["facts"] == 3 and b.revision() > rev       # the file is queried: a's commit shows at once
+    assert b.refresh() and not b.refresh()                      # refresh says that something changed since
     a.ingest_document(DocumentRecord("d2", "b", "h"), doc_delta("d2", 2))
-    b.ingest_document(DocumentRecord("d3", "c", "h"), doc_delta("d3", 2))   # stale view: reloaded before writing
+    b.ingest_document(DocumentRecord("d3", "c", "h"), doc_delta("d3", 2))
     reopened = MemoryStore.open(tmp_path / "g.sqlite")
-    assert [d.doc_id for d in reopened.documents()] == ["d1", "d2", "d3"] and reopened.stats()["facts"] == 6
+    assert [d.doc_id for d in reopened.documents()] == ["d1", "d2", "d3"] and reopened.stats()["facts"] == 7
+    assert canonical_dump(a) == canonical_dump(b) == canonical_dump(reopened)
 
 
 # ------------------------------------------------------------- other processes
@@ -336,7 +405,7 @@ def test_sigkill_at_random_moments_leaves_the_file_consistent(tmp_path):
 
 def test_a_second_process_waits_for_the_lock_or_is_refused(tmp_path):
     path = tmp_path / "g.sqlite"
-    MemoryStore.open(path, create=True).close()
+    MemoryStore.open(path, create=True).upsert(GraphDelta(facts=[Fact("ada", "born_in", "tromso")]))
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import time
         from kgllm.stores.memory import MemoryStore
@@ -361,11 +430,13 @@ def test_a_second_process_waits_for_the_lock_or_is_refused(tmp_path):
         pass
 
 
-def test_refresh_reads_only_the_changed_rows(tmp_path, monkeypatch):
-    """A reader that stays open follows a writer's commits (merges, unmerges, retractions, ledger) row by row."""
+def test_a_reader_follows_a_writer_without_loading_anything(tmp_path):
+    """A reader that stays open sees every commit (merges, unmerges, retractions, ledger) as it is made."""
     writer = MemoryStore.open(tmp_path / "g.sqlite", create=True)
+    writer.upsert(GraphDelta(facts=[Fact("ada", "born_in", "tromso")]))
     reader = MemoryStore.open(tmp_path / "g.sqlite")
-    monkeypatch.setattr(MemoryStore, "_reload", lambda self: pytest.fail("reloaded the whole file"))
+    memory = MemoryStore()
+    memory.upsert(GraphDelta(facts=[Fact("ada", "born_in", "tromso")]))
     steps = [
         lambda s: s.ingest_document(DocumentRecord("d1", "a", "h1"), doc_delta("d1", 6)),
         lambda s: s.upsert(GraphDelta(entities=[Entity("person d1 0", "Person D1 0", "PERSON", ("P0",))],
@@ -378,9 +449,32 @@ def test_refresh_reads_only_the_changed_rows(tmp_path, monkeypatch):
     ]
     for step in steps:
         step(writer)
-        assert reader.refresh()
-        assert canonical_dump(reader) == canonical_dump(writer) and reader.runs() == writer.runs()
-        assert reader.stats() == writer.stats() and reader.find_entities("P0") == writer.find_entities("P0")
-    assert not reader.refresh()
+        step(memory)
+        assert canonical_dump(reader) == canonical_dump(writer) == canonical_dump(memory)
+        assert reader.stats() == writer.stats() == memory.stats()
+        assert reader.find_entities("P0") == writer.find_entities("P0") == memory.find_entities("P0")
+        assert reader.relations() == memory.relations()
+        assert {e.id: reader.degree(e.id) for e in memory.entities()} == \
+            {e.id: memory.degree(e.id) for e in memory.entities()}
     reader.ingest_document(DocumentRecord("d3", "c", "h"), doc_delta("d3", 2))   # the reader writes too
-    assert writer.refresh() and canonical_dump(writer) == canonical_dump(reader)
+    assert canonical_dump(writer) == canonical_dump(reader)
+
+
+def test_the_stores_import_no_module_that_imports_them_back_not_even_for_type_checking():
+    """``persist`` and ``store`` imported each other (one of the two only for type checking): no more."""
+    import ast
+
+    import networkx as nx
+
+    package = ROOT / "kgllm" / "stores"
+    graph = nx.DiGraph()
+    for path in package.rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kgllm.stores"):
+                for alias in node.names:
+                    target = f"{node.module}.{alias.name}"
+                    graph.add_edge(name, target if (package.parent.parent / (target.replace(".", "/") + ".py")).exists()
+                                   else node.module)
+    cycles = [c for c in nx.simple_cycles(graph) if len(c) > 1]
+    assert cycles == []

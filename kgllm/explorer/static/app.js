@@ -106,6 +106,15 @@
     });
   }
 
+  // The facts between the entities on screen that are not drawn yet (the server finds them by index).
+  async function linkOnScreen() {
+    const ids = cy.nodes().map((n) => n.id()).slice(0, 200);
+    if (ids.length < 2) return;
+    const data = await api("/api/between?" + ids.map((i) => "id=" + encodeURIComponent(i)).join("&"));
+    for (const e of Object.values(data.entities)) entities.set(e.id, e);
+    for (const f of data.facts) addFact(f);
+  }
+
   async function expand(id, more) {
     const offset = more ? expanded.get(id) : 0;
     if (!more && expanded.has(id)) return showEntity(id);
@@ -120,6 +129,7 @@
       addFact(f);
     }
     ring(center, fresh);
+    await linkOnScreen();
     cy.fit(center.closedNeighborhood(), 80);
     if (cy.zoom() > 1.5) cy.zoom({ level: 1.5, renderedPosition: cy.getElementById(id).renderedPosition() });
     expanded.set(id, data.next_offset);
@@ -200,7 +210,7 @@
       const node = addEntity(e);
       cy.zoom(Math.max(cy.zoom(), 1)); cy.center(node);
       cy.$(":selected").unselect(); node.select();
-      showEntity(e.id).catch(fail);
+      expand(e.id).catch(fail);   // its facts are listed (and drawn) at once
     }));
   }
   document.addEventListener("click", (ev) => { if (!ev.target.closest(".searchbox")) $("#results").hidden = true; });
@@ -250,17 +260,50 @@
       }
     } catch (e) { status.innerHTML = `<span class="error">${esc(e.message)}</span>`; }
   }
+  // The cited facts' entities in reading order (from the question's entity to the answer), left to right.
+  function pathOrder(a) {
+    const adj = new Map();
+    for (const f of a.facts) for (const [x, y] of [[f.subject, f.object], [f.object, f.subject]]) {
+      if (!adj.has(x)) adj.set(x, []);
+      adj.get(x).push(y);
+    }
+    const start = a.subgraph.seeds.find((s) => adj.has(s)) || [...adj.keys()].find((k) => adj.get(k).length === 1)
+      || [...adj.keys()][0];
+    const order = [], seen = new Set(), queue = start ? [start] : [];
+    while (queue.length) {
+      const id = queue.shift();
+      if (seen.has(id)) continue;
+      seen.add(id); order.push(id);
+      for (const next of adj.get(id) || []) if (!seen.has(next)) queue.push(next);
+    }
+    for (const id of a.answer_entities) if (!seen.has(id) && cy.getElementById(id).nonempty()) order.push(id);
+    return order;
+  }
+  function layoutAnswer(a, fresh) {
+    const order = pathOrder(a), onPath = new Set(order), gap = 200;
+    const others = cy.nodes().filter((n) => !onPath.has(n.id()));
+    const bb = others.nonempty() ? others.boundingBox() : { x1: 0, x2: 0, y1: 0, y2: 0 };
+    const y = others.nonempty() ? bb.y2 + 160 : 0, x0 = others.nonempty() ? (bb.x1 + bb.x2) / 2 - gap * (order.length - 1) / 2 : 0;
+    order.forEach((id, i) => cy.getElementById(id).position({ x: x0 + gap * i, y }).data("placed", true));
+    // the rest of the subgraph new on screen: in rows under the path, each near the path entity it touches
+    const rows = new Map();
+    fresh.filter((n) => !onPath.has(n.id())).forEach((n) => {
+      const anchor = n.neighborhood("node").filter((m) => onPath.has(m.id())).first();
+      const col = anchor.nonempty() ? order.indexOf(anchor.id()) : order.length;
+      const k = rows.get(col) || 0;
+      rows.set(col, k + 1);
+      n.position({ x: x0 + gap * col + (k % 2 ? 60 : -60), y: y + 110 + 70 * Math.floor(k / 2) }).data("placed", true);
+    });
+  }
   function showAnswer(a) {
     const text = $("#answer-text"), status = $("#answer-status"), list = $("#answer-facts");
     text.textContent = a.answer;
     status.textContent = a.supported ? `supported by ${a.facts.length} fact(s) · subgraph of ${a.subgraph.facts.length} facts` : "not supported by the graph";
     for (const e of a.subgraph.entities) entities.set(e.id, e);
     const before = new Set(cy.nodes().map((n) => n.id()));
-    const seed = a.subgraph.seeds.find((s) => cy.getElementById(s).nonempty());
     for (const f of a.subgraph.facts) addFact(f);
-    const fresh = cy.nodes().filter((n) => !before.has(n.id()));
-    if (fresh.nonempty()) fresh.layout({ name: "concentric", fit: false, animate: false,
-      boundingBox: seed ? undefined : undefined, minNodeSpacing: 25 }).run();
+    for (const f of a.facts) addFact(f);
+    layoutAnswer(a, cy.nodes().filter((n) => !before.has(n.id())));
     cy.elements().addClass("faded");
     const cited = new Set(a.facts.map((f) => f.id));
     for (const f of a.facts) {
@@ -281,12 +324,16 @@
   $("#ask-input").addEventListener("keydown", (ev) => { if (ev.key === "Enter") ask(); });
 
   // ---------------------------------------------------------------- start: counts and the best-connected entities
-  api("/api/stats?top=5").then((s) => {
+  api("/api/stats?top=12").then(async (s) => {
     const c = s.counts;
     makeCanvas(c.entities);
     $("#counts").textContent = `${c.entities} entities · ${c.facts} facts · ${c.relations} relations`;
     for (const e of s.top_entities) addEntity(e);
-    cy.layout({ name: "circle", fit: true, animate: false, padding: 80 }).run();
+    await linkOnScreen();   // the facts between them, not only dots
+    cy.layout(cy.edges().nonempty()
+      ? { name: "cose", fit: true, animate: false, padding: 80, randomize: true, nodeRepulsion: () => 400000,
+          idealEdgeLength: () => 120, nodeOverlap: 40, componentSpacing: 150, numIter: 1500 }
+      : { name: "circle", fit: true, animate: false, padding: 80 }).run();
     cy.nodes().forEach((n) => n.data("placed", true));
     cy.fit(undefined, 80);
     document.body.dataset.ready = "1";

@@ -1,10 +1,12 @@
-"""In-memory graph store on a networkx ``MultiDiGraph``: the embedded default.
+"""The embedded graph store: a networkx ``MultiDiGraph`` in memory, or a SQLite graph file queried in place.
 
-* :mod:`~kgllm.stores.memory.graph`: the data (graph, merge records, name index);
-* :mod:`~kgllm.stores.memory.store`: :class:`MemoryStore`, writes and reads;
+* :mod:`~kgllm.stores.memory.graph`: the data in process memory (networkx graph, merge records, name indexes);
+* :mod:`~kgllm.stores.memory.sqlgraph`: the same data in a SQLite file, queried where it lies;
+* :mod:`~kgllm.stores.memory.store`: :class:`MemoryStore`, writes and reads over either;
 * :mod:`~kgllm.stores.memory.query`: read-only Cypher through ``grand-cypher``;
 * :mod:`~kgllm.stores.memory.ledger`: documents, retraction, runs and locks;
-* :mod:`~kgllm.stores.memory.sqlite`: the durable SQLite file, written by change;
+* :mod:`~kgllm.stores.memory.sqlite`, :mod:`~kgllm.stores.memory.schema`: the durable SQLite file, its
+  connections and tables;
 * :mod:`~kgllm.stores.memory.persist`: the JSON graph file (save, load), SQLite exports, in-place migration.
 
 Examples

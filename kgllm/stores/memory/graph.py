@@ -9,42 +9,18 @@ the name index current and count the changes (:attr:`NxGraph.changes`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from collections import Counter
+from typing import Any, Iterable, Iterator
 
 import networkx as nx
 
 from kgllm.stores.base import Direction
 from kgllm.stores.ledger import DocumentRecord, RunRecord
 from kgllm.stores.merge import Node, Undo
+from kgllm.stores.names import name_keys
 from kgllm.types import Entity, Fact, Merge, entity_id, fact_id
 
-__all__ = ["NxGraph", "Journal"]
-
-
-@dataclass
-class Journal:
-    """Keys written since the last commit (a durable store writes exactly these rows).
-
-    ``moved_*`` hold keys deleted at some point (their rows are rewritten at the end,
-    as networkx re-adds them at the end of its order).
-    """
-
-    nodes: dict[str, None] = field(default_factory=dict)  # in the order rows are to be (re)inserted
-    moved_nodes: set[str] = field(default_factory=set)
-    facts: dict[tuple[str, str, str], None] = field(default_factory=dict)
-    moved_facts: set[tuple[str, str, str]] = field(default_factory=set)
-    merges: set[str] = field(default_factory=set)
-    moved_merges: set[str] = field(default_factory=set)
-    documents: set[str] = field(default_factory=set)
-    runs: set[str] = field(default_factory=set)
-
-
-def _touch(keys: dict[Any, None], key: Any, added: bool) -> None:
-    """Note ``key`` as written; one added anew moves to the end (where networkx puts it)."""
-    if added:
-        keys.pop(key, None)
-    keys[key] = None
+__all__ = ["NxGraph"]
 
 
 class NxGraph:
@@ -68,8 +44,10 @@ class NxGraph:
         ``doc_id -> {(subject, object, fact id)}`` of the facts carrying a provenance of the document.
     documents, runs : dict
         The ledger: ``doc_id -> DocumentRecord`` and ``run_id -> RunRecord``.
-    journal : Journal or None
-        When set (a durable store), what changed since the last commit.
+    tokens : dict
+        ``token key of a name or alias -> {entity id: is an alias}`` (see :mod:`kgllm.stores.names`).
+    ends : dict
+        ``fact id -> (subject, object)``.
     """
 
     def __init__(self) -> None:
@@ -82,7 +60,8 @@ class NxGraph:
         self.by_doc: dict[str, set[tuple[str, str, str]]] = {}
         self.documents: dict[str, DocumentRecord] = {}
         self.runs: dict[str, RunRecord] = {}
-        self.journal: Journal | None = None
+        self.tokens: dict[str, dict[str, bool]] = {}
+        self.ends: dict[str, tuple[str, str]] = {}
 
     # ------------------------------------------------------- GraphAccess
     def merge_map(self) -> dict[str, str]:
@@ -101,9 +80,10 @@ class NxGraph:
         self.g.add_node(eid, id=eid, name=node["name"], type=node["type"], aliases=list(node["aliases"]))
         for name in [node["name"], *node["aliases"]]:
             self.names.setdefault(entity_id(name), set()).add(eid)
+        for _, tokens, alias in name_keys(eid, node["name"], node["aliases"]):
+            slot = self.tokens.setdefault(tokens, {})
+            slot[eid] = slot.get(eid, True) and alias
         self.changes += 1
-        if self.journal is not None:
-            _touch(self.journal.nodes, eid, new)
 
     def delete_node(self, eid: str) -> None:
         for f in list(self.iter_incident(eid)):
@@ -111,9 +91,6 @@ class NxGraph:
         self._unindex(eid)
         self.g.remove_node(eid)
         self.changes += 1
-        if self.journal is not None:
-            _touch(self.journal.nodes, eid, False)
-            self.journal.moved_nodes.add(eid)
 
     def incident(self, eid: str, direction: Direction = "both") -> list[Fact]:
         return list(self.iter_incident(eid, direction))
@@ -133,9 +110,8 @@ class NxGraph:
                         __labels__={fact.relation}, confidence=fact.confidence, provenance=list(fact.provenance))
         for p in fact.provenance:
             self.by_doc.setdefault(p.doc_id, set()).add(key)
+        self.ends[fact.id] = (fact.subject, fact.object)
         self.changes += 1
-        if self.journal is not None:
-            _touch(self.journal.facts, key, new)
 
     def load_fact(self, s: str, o: str, fid: str, relation: str, confidence: float, provenance: list[Any]) -> None:
         """Add a stored fact as it is (both ends exist; ``fid`` is its id): the fast path of loading a file."""
@@ -144,38 +120,30 @@ class NxGraph:
         key = (s, o, fid)
         for p in provenance:
             self.by_doc.setdefault(p.doc_id, set()).add(key)
+        self.ends[fid] = (s, o)
         self.changes += 1
 
     def remove_fact(self, fact: Fact) -> None:
         key = (fact.subject, fact.object, fact.id)
         self._unindex_fact(key, self.g.edges[key]["provenance"])
         self.g.remove_edge(*key)
+        self.ends.pop(fact.id, None)
         self.changes += 1
-        if self.journal is not None:
-            _touch(self.journal.facts, key, False)
-            self.journal.moved_facts.add(key)
 
     def record_merge(self, merge: Merge, undo: Undo) -> None:
         self.merges[merge.alias] = merge
         self.undo[merge.alias] = undo
         self.changes += 1
-        if self.journal is not None:
-            self.journal.merges.add(merge.alias)
 
     def set_undo(self, alias: str, undo: Undo) -> None:
         """Replace the undo record of the recorded merge of ``alias``."""
         self.undo[alias] = undo
         self.changes += 1
-        if self.journal is not None:
-            self.journal.merges.add(alias)
 
     def pop_merge(self, alias: str) -> tuple[Merge, Undo] | None:
         if alias not in self.merges:
             return None
         self.changes += 1
-        if self.journal is not None:
-            self.journal.merges.add(alias)
-            self.journal.moved_merges.add(alias)
         return self.merges.pop(alias), self.undo.pop(alias)
 
     # ------------------------------------------------------------- ledger
@@ -187,14 +155,10 @@ class NxGraph:
         else:
             self.documents[doc_id] = record
         self.changes += 1
-        if self.journal is not None:
-            self.journal.documents.add(doc_id)
 
     def put_run(self, run: RunRecord) -> None:
         """Write a run record (runs do not change the graph, so the revision stays)."""
         self.runs[run.run_id] = run
-        if self.journal is not None:
-            self.journal.runs.add(run.run_id)
 
     # -------------------------------------------------------------- reads
     def _unindex_fact(self, key: tuple[str, str, str], provenance: list[Any]) -> None:
@@ -213,6 +177,12 @@ class NxGraph:
                 ids.discard(eid)
                 if not ids:
                     del self.names[entity_id(name)]
+        for _, tokens, _ in name_keys(eid, n["name"], n["aliases"]):
+            slot = self.tokens.get(tokens)
+            if slot is not None:
+                slot.pop(eid, None)
+                if not slot:
+                    del self.tokens[tokens]
 
     def resolve(self, eid: str) -> str:
         """The id ``eid`` denotes now (merges followed, cycle-safe)."""
@@ -232,13 +202,120 @@ class NxGraph:
         """The fact of an edge from ``s`` to ``o`` with attributes ``data``."""
         return Fact(s, data["relation"], o, data["confidence"], tuple(data["provenance"]))
 
-    def iter_incident(self, eid: str, direction: Direction = "both") -> Iterator[Fact]:
-        """Facts touching ``eid``: out-facts then in-facts (a self-loop once when both)."""
+    def iter_incident(self, eid: str, direction: Direction = "both", relation: str | None = None) -> Iterator[Fact]:
+        """Facts touching ``eid`` (of ``relation`` when given): out-facts then in-facts (a self-loop once when
+        both)."""
         if direction in ("out", "both"):
             for _, o, data in self.g.out_edges(eid, data=True):
-                yield self.edge_fact(eid, o, data)
+                if relation is None or data["relation"] == relation:
+                    yield self.edge_fact(eid, o, data)
         if direction in ("in", "both"):
             for s, _, data in self.g.in_edges(eid, data=True):
                 if direction == "both" and s == eid:
                     continue  # self-loop already yielded as out-edge
-                yield self.edge_fact(s, eid, data)
+                if relation is None or data["relation"] == relation:
+                    yield self.edge_fact(s, eid, data)
+
+    def touch(self) -> None:
+        """Count a write that changed nothing (a load of an empty graph)."""
+        self.changes += 1
+
+    # ------------------------------------------------- reads (as SqlGraph)
+    def has(self, eid: str) -> bool:
+        return eid in self.g
+
+    def existing(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` that are entities."""
+        return {eid for eid in ids if eid in self.g}
+
+    def entities_of(self, ids: Iterable[str]) -> dict[str, Entity]:
+        """The entities among ``ids``, by id."""
+        return {eid: self.entity(eid) for eid in dict.fromkeys(ids) if eid in self.g}
+
+    def iter_entities(self) -> Iterator[Entity]:
+        for eid in list(self.g.nodes):
+            yield self.entity(eid)
+
+    def iter_facts(self) -> Iterator[Fact]:
+        for s, o, data in list(self.g.edges(data=True)):
+            yield self.edge_fact(s, o, data)
+
+    def fact_by_id(self, fid: str) -> Fact | None:
+        ends = self.ends.get(fid)
+        return None if ends is None else self.edge_fact(*ends, self.g.edges[(*ends, fid)])
+
+    def degree(self, eid: str) -> int:
+        """Facts touching ``eid`` (a self-loop twice); 0 for an unknown id."""
+        return int(self.g.degree(eid)) if eid in self.g else 0
+
+    def degrees(self, ids: Iterable[str]) -> dict[str, int]:
+        """:meth:`degree` of each of ``ids`` that is an entity."""
+        return {eid: int(self.g.degree(eid)) for eid in ids if eid in self.g}
+
+    def names_for(self, key: str) -> set[str]:
+        """Entities with a name or alias whose :func:`~kgllm.types.entity_id` is ``key``."""
+        return set(self.names.get(key, ()))
+
+    def token_matches(self, keys: Iterable[str]) -> dict[str, dict[str, str]]:
+        """For each token key the entities named so: ``{key: {eid: "exact" | "alias"}}``."""
+        return {k: {eid: "alias" if a else "exact" for eid, a in self.tokens[k].items()}
+                for k in dict.fromkeys(keys) if k in self.tokens}
+
+    def name_candidates(self, words: Iterable[str], prefix: bool = False, any_word: bool = True,
+                        limit: int | None = None) -> list[tuple[str, list[str]]]:
+        """``(id, name keys)`` of every entity: in memory, ranking them all is cheap."""
+        return [(eid, [eid, *(entity_id(x) for x in (n["name"], *n["aliases"]))]) for eid, n in self.g.nodes(data=True)]
+
+    def facts_between(self, ids: Iterable[str]) -> list[Fact]:
+        """The facts whose ends are both among ``ids``."""
+        wanted = {eid for eid in ids if eid in self.g}
+        return [f for eid in sorted(wanted) for f in self.iter_incident(eid, "out") if f.object in wanted]
+
+    def top_degrees(self, limit: int) -> list[tuple[str, int]]:
+        """The ``limit`` entities with most facts and their degrees."""
+        return sorted(((eid, int(d)) for eid, d in self.g.degree()), key=lambda x: -x[1])[:limit]
+
+    def degree_counts(self) -> dict[int, int]:
+        """How many entities have each degree."""
+        return dict(Counter(int(d) for _, d in self.g.degree()))
+
+    def relation_counts(self) -> dict[str, int]:
+        """Facts per relation."""
+        return dict(sorted(Counter(r for _, _, r in self.g.edges(data="relation")).items()))
+
+    def counts(self) -> dict[str, int]:
+        """The store's :meth:`~kgllm.stores.memory.MemoryStore.stats`."""
+        n_prov = sum(len(p) for _, _, p in self.g.edges(data="provenance"))
+        return {"entities": self.g.number_of_nodes(), "facts": self.g.number_of_edges(),
+                "relations": len(set(r for _, _, r in self.g.edges(data="relation"))), "documents": len(self.by_doc),
+                "provenances": n_prov, "merges": len(self.merges)}
+
+    def merge_list(self) -> list[Merge]:
+        return list(self.merges.values())
+
+    def has_merge(self, alias: str) -> bool:
+        return alias in self.merges
+
+    def undo_items(self) -> list[tuple[Merge, Undo]]:
+        """Every merge with its undo record, oldest first."""
+        return [(m, self.undo[a]) for a, m in self.merges.items()]
+
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        return self.documents.get(doc_id)
+
+    def document_list(self) -> list[DocumentRecord]:
+        return [self.documents[k] for k in sorted(self.documents)]
+
+    def run_list(self) -> list[RunRecord]:
+        return list(self.runs.values())
+
+    def knows_document(self, doc_id: str) -> bool:
+        """Whether a ledger row or a fact's provenance names ``doc_id``."""
+        return doc_id in self.documents or doc_id in self.by_doc
+
+    def doc_facts(self, doc_id: str) -> list[Fact]:
+        """The facts carrying a provenance of ``doc_id``, by subject, object and id."""
+        return [self.edge_fact(k[0], k[1], self.g.edges[k]) for k in sorted(self.by_doc.get(doc_id, ()))]
+
+    def doc_fact_count(self, doc_id: str) -> int:
+        return len(self.by_doc.get(doc_id, ()))

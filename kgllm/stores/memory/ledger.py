@@ -22,6 +22,7 @@ from kgllm.types import GraphDelta
 
 if TYPE_CHECKING:
     from kgllm.stores.memory.graph import NxGraph
+    from kgllm.stores.memory.sqlgraph import SqlGraph
 
 __all__ = ["LedgerMethods"]
 
@@ -31,7 +32,7 @@ T = TypeVar("T")
 class LedgerMethods:
     """Ledger methods of the memory store (needs ``_graph``, ``_write``, ``_upsert`` and ``_path``)."""
 
-    _graph: "NxGraph"
+    _graph: "NxGraph | SqlGraph"
     _path: Path | None
 
     def _write(self, fn: Callable[[], T]) -> T:  # pragma: no cover - provided by MemoryStore
@@ -68,24 +69,23 @@ class LedgerMethods:
         def work() -> UpsertResult:
             graph = self._graph
             for doc_id in ids:
-                if doc_id in graph.by_doc or doc_id in graph.documents:
+                if graph.knows_document(doc_id):
                     self._retract(doc_id)
-            result = self._upsert(merging.drop_dangling_merges(delta, graph.canonical, graph.g.__contains__))
+            result = self._upsert(merging.drop_dangling_merges(delta, graph.merge_map(), graph.has))
             now = utc_now()
             for r in records:
-                graph.put_document(replace(r, facts=len(graph.by_doc.get(r.doc_id, ())),
-                                           ingested_at=r.ingested_at or now))
+                graph.put_document(replace(r, facts=graph.doc_fact_count(r.doc_id), ingested_at=r.ingested_at or now))
             return result
 
         return self._write(work)
 
     def document(self, doc_id: str) -> DocumentRecord | None:
-        """The ledger row of ``doc_id``, or ``None``."""
-        return self._graph.documents.get(doc_id)
+        """The ledger row of ``doc_id`` with the document's text, or ``None``."""
+        return self._graph.document(doc_id)
 
     def documents(self) -> list[DocumentRecord]:
-        """Every ledger row, sorted by document id."""
-        return [self._graph.documents[k] for k in sorted(self._graph.documents)]
+        """Every ledger row, sorted by document id (on a SQLite file each text is read when first asked for)."""
+        return self._graph.document_list()
 
     def retract_document(self, doc_id: str) -> int:
         """Remove every provenance from ``doc_id`` and its ledger row; facts left without one go, and entities
@@ -107,31 +107,29 @@ class LedgerMethods:
 
     def _knows(self, doc_id: str) -> bool:
         graph = self._graph
-        return doc_id in graph.documents or doc_id in graph.by_doc or any(
-            any(p.doc_id == doc_id for f in u.facts for p in f.provenance) for u in graph.undo.values())
+        return graph.knows_document(doc_id) or any(
+            any(p.doc_id == doc_id for f in u.facts for p in f.provenance) for _, u in graph.undo_items())
 
     def _retract(self, doc_id: str) -> int:
         graph = self._graph
         removed = 0
         touched: set[str] = set()
-        for key in sorted(graph.by_doc.get(doc_id, ())):
-            s, o, _ = key
-            fact = graph.edge_fact(s, o, graph.g.edges[key])
+        for fact in graph.doc_facts(doc_id):
             kept = [p for p in fact.provenance if p.doc_id != doc_id]
             if kept:
                 graph.put_fact(fact.with_provenance(kept))
             else:
                 graph.remove_fact(fact)
-                touched.update((s, o))
+                touched.update((fact.subject, fact.object))
                 removed += 1
         for eid in sorted(touched):
-            if eid in graph.g and graph.g.degree(eid) == 0:
+            if graph.has(eid) and graph.degree(eid) == 0:
                 graph.delete_node(eid)
-        for alias, undo in list(graph.undo.items()):
+        for merge, undo in graph.undo_items():
             kept_facts = merging.strip_document(undo.facts, doc_id)
             if kept_facts != undo.facts:
-                graph.set_undo(alias, merging.Undo(undo.node, kept_facts, undo.changes))
-        if doc_id in graph.documents:
+                graph.set_undo(merge.alias, merging.Undo(undo.node, kept_facts, undo.changes))
+        if graph.document(doc_id) is not None:
             graph.put_document(None, doc_id)
         return removed
 
@@ -153,7 +151,7 @@ class LedgerMethods:
 
     def runs(self, job: str | None = None, limit: int = 50) -> list[RunRecord]:
         """Recorded runs (of ``job`` when given), newest first, at most ``limit``."""
-        found = [r for r in self._graph.runs.values() if job is None or r.job == job]
+        found = [r for r in self._graph.run_list() if job is None or r.job == job]
         found.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
         return found[:limit]
 

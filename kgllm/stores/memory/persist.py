@@ -35,48 +35,45 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kgllm.errors import InputError, NotFoundError, StoreError
 from kgllm.stores.delta import FORMAT_NAME, FORMAT_VERSION, dedupe_provenance, fact_from_dict, fact_to_dict
 from kgllm.stores.ledger import document_from_dict, document_to_dict, run_from_dict, run_to_dict
-from kgllm.stores.memory.graph import Journal, NxGraph
+from kgllm.stores.memory.graph import NxGraph
+from kgllm.stores.memory.sqlgraph import SqlGraph
 from kgllm.stores.memory.sqlite import SqliteFile, is_sqlite_file
 from kgllm.stores.merge import Undo
 from kgllm.types import Merge
 
-if TYPE_CHECKING:
-    from kgllm.stores.memory.store import MemoryStore
-
-__all__ = ["graph_to_dict", "graph_from_dict", "save", "save_sqlite", "read_graph", "load_into",
-           "migrate_to_sqlite", "backup_name", "file_stamp"]
+__all__ = ["graph_to_dict", "graph_from_dict", "save", "save_sqlite", "read_graph", "migrate_to_sqlite",
+           "backup_name", "file_stamp"]
 
 
-def graph_to_dict(graph: NxGraph) -> dict[str, Any]:
+def graph_to_dict(graph: NxGraph | SqlGraph) -> dict[str, Any]:
     """The whole graph as a JSON-able dict (entities and facts in insertion order, merges oldest first)."""
-    g = graph.g
     return {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
-        "entities": [{"id": eid, "name": n["name"], "type": n["type"], "aliases": list(n["aliases"])}
-                     for eid, n in g.nodes(data=True)],
-        "facts": [fact_to_dict(graph.edge_fact(s, o, data)) for s, o, data in g.edges(data=True)],
+        "entities": [{"id": e.id, "name": e.name, "type": e.type, "aliases": list(e.aliases)}
+                     for e in graph.iter_entities()],
+        "facts": [fact_to_dict(f) for f in graph.iter_facts()],
         "merges": [
             {
                 "merge": {"alias": m.alias, "canonical": m.canonical, "method": m.method, "score": m.score,
                           "doc_id": m.doc_id},
-                "node": graph.undo[m.alias].node,
-                "facts": [fact_to_dict(f) for f in graph.undo[m.alias].facts],
-                "changes": graph.undo[m.alias].changes,
+                "node": undo.node,
+                "facts": [fact_to_dict(f) for f in undo.facts],
+                "changes": undo.changes,
             }
-            for m in graph.merges.values()
+            for m, undo in graph.undo_items()
         ],
-        "documents": [document_to_dict(d) for _, d in sorted(graph.documents.items())],
-        "runs": [run_to_dict(r) for r in graph.runs.values()],
+        "documents": [document_to_dict(d) for d in graph.document_list()],
+        "runs": [run_to_dict(r) for r in graph.run_list()],
     }
 
 
-def graph_from_dict(graph: NxGraph, data: dict[str, Any]) -> None:
+def graph_from_dict(graph: NxGraph | SqlGraph, data: dict[str, Any]) -> None:
     """Add a graph in :func:`graph_to_dict` shape to ``graph`` as it is (no merging of names or facts)."""
     for e in data["entities"]:
         graph.set_node(e["id"], {"name": e["name"], "type": e["type"], "aliases": list(e["aliases"])})
@@ -85,13 +82,13 @@ def graph_from_dict(graph: NxGraph, data: dict[str, Any]) -> None:
         graph.put_fact(fact.with_provenance(dedupe_provenance(fact.provenance)))
     for item in data["merges"]:
         m = Merge(**item["merge"])
-        graph.canonical[m.alias] = m.canonical
+        graph.merge_map()[m.alias] = m.canonical
         graph.record_merge(m, Undo(item["node"], [fact_from_dict(f) for f in item["facts"]], item.get("changes")))
     for d in data.get("documents", ()):
         graph.put_document(document_from_dict(d))
     for r in data.get("runs", ()):
         graph.put_run(run_from_dict(r))
-    graph.changes += 1  # a load is a write even when the graph is empty
+    graph.touch()  # a load is a write even when the graph is empty
 
 
 def _new_file_mode(target: Path) -> int:
@@ -156,23 +153,6 @@ def read_graph(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def load_into(store: "MemoryStore", path: str | os.PathLike[str]) -> None:
-    """Read a graph file written by :func:`save` into the empty ``store``.
-
-    Raises
-    ------
-    NotFoundError, InputError
-        As :func:`read_graph`.
-    StoreError
-        The file is a kgllm graph but its content is corrupt.
-    """
-    data = read_graph(path)
-    try:
-        store.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StoreError(f"{path}: corrupt graph file: {exc!r}") from exc
-
-
 # ------------------------------------------------------------------------------------ SQLite snapshots
 def _fsync(path: Path, directory: bool = False) -> None:
     fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
@@ -196,15 +176,14 @@ def _sqlite_snapshot(data: dict[str, Any], target: Path, mode: int) -> Path:
     try:
         db = SqliteFile(tmp, create=True)
         try:
-            graph, journal = NxGraph(), Journal()
-            graph.journal = journal
-            try:
-                graph_from_dict(graph, data)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise StoreError(f"{target}: corrupt graph: {exc!r}") from exc
-            graph.journal = None
+            graph = SqlGraph(db)
             with db.transaction():
-                db.write(graph, journal)
+                graph.begin()
+                try:
+                    graph_from_dict(graph, data)
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise StoreError(f"{target}: corrupt graph: {exc!r}") from exc
+                graph.finish()
         finally:
             db.close()  # the last connection: SQLite checkpoints the WAL into the file and removes it
         os.chmod(tmp, mode)

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from pathlib import Path as PathLib
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, ContextManager, Iterable, Iterator, TypeVar
 
-from kgllm.errors import InputError
+from kgllm.errors import InputError, StoreError
 from kgllm.stores import merge as merging
 from kgllm.stores.base import Direction, UpsertResult
-from kgllm.stores.delta import validate_delta
-from kgllm.stores.memory.graph import Journal, NxGraph
+from kgllm.stores.delta import merge_ends, validate_delta
+from kgllm.stores.memory.graph import NxGraph
 from kgllm.stores.memory.ledger import LedgerMethods
-from kgllm.stores.memory.persist import (file_stamp, graph_from_dict, graph_to_dict, load_into, migrate_to_sqlite,
+from kgllm.stores.memory.persist import (file_stamp, graph_from_dict, graph_to_dict, migrate_to_sqlite, read_graph,
                                          save, save_sqlite)
 from kgllm.stores.memory.query import run_query
-from kgllm.stores.memory.refresh import catch_up
+from kgllm.stores.memory.sqlgraph import SqlGraph
 from kgllm.stores.memory.sqlite import SQLITE_SUFFIXES, SqliteFile, is_sqlite_file
-from kgllm.types import Entity, Fact, GraphDelta, Merge, Path, Subgraph, entity_id
+from kgllm.types import Entity, Fact, GraphDelta, Merge, Path, Subgraph, entity_id, fact_id
 
 __all__ = ["MemoryStore"]
 
 T = TypeVar("T")
+_CANDIDATES = 5000  # entities sharing a word with a find_entities query that are ranked at most (most facts first)
+_BATCH = 2000  # facts (or entities) whose rows one read fetches before they are written
 
 
 class MemoryStore(LedgerMethods):
@@ -65,47 +68,37 @@ class MemoryStore(LedgerMethods):
     """
 
     def __init__(self) -> None:
-        self._graph = NxGraph()
+        self._graph: NxGraph | SqlGraph = NxGraph()
         self._path: PathLib | None = None  # the graph file (JSON or SQLite) this store was read from
         self._db: SqliteFile | None = None
-        self._disk_revision = 0
         self._migrate: tuple[Callable[[PathLib, PathLib], None], tuple[int, ...]] | None = None
 
     def revision(self) -> int:
         """A counter that every write that changes the graph (and :meth:`from_dict`) increases.
 
-        It counts this process's view: on a SQLite file, another process's writes show up
-        after :meth:`refresh` (or at the next write, which reloads a stale view first).
+        On a SQLite file it is the file's own counter: other processes' writes count as soon as they commit.
         """
+        if self._db is not None:
+            return self._db.revision()
+        assert isinstance(self._graph, NxGraph)
         return self._graph.changes
 
     # ------------------------------------------------------------------ writes
     def _write(self, fn: Callable[[], T]) -> T:
-        """Run the write ``fn`` on the graph; on a SQLite file, as one transaction of the rows it changed.
-
-        A view that another process's commit made stale is reloaded first (inside the
-        transaction, so nothing is lost); when ``fn`` or the commit fails, the graph is
-        reloaded from the file, as it was before the write.
-        """
+        """Run the write ``fn`` on the graph; on a SQLite file, as one transaction (all of it or nothing)."""
         if self._migrate is not None:
             self._migrate_now()
-        db = self._db
-        if db is None:
+        db, graph = self._db, self._graph
+        if db is None or not isinstance(graph, SqlGraph):
             return fn()
-        journal = Journal()
-        try:
-            with db.transaction() as rev:
-                if rev != self._disk_revision:
-                    self._catch_up()
-                self._graph.journal = journal
+        with db.transaction():
+            graph.begin()
+            try:
                 result = fn()
-                self._graph.journal = None
-                self._disk_revision = db.write(self._graph, journal)
-        except BaseException:
-            self._graph.journal = None
-            if journal.nodes or journal.facts or journal.merges or journal.documents or journal.runs:
-                self._reload()
-            raise
+                graph.finish()
+            except BaseException:
+                graph.abort()
+                raise
         return result
 
     def migrate_on_first_write(self, on_migrate: Callable[[PathLib, PathLib], None] | None = None) -> None:
@@ -120,136 +113,124 @@ class MemoryStore(LedgerMethods):
 
     def _migrate_now(self) -> None:
         assert self._path is not None and self._migrate is not None
-        on_migrate, stamp = self._migrate
-        unchanged = file_stamp(self._path) == stamp  # else another process wrote or migrated it since it was read
+        on_migrate, _ = self._migrate
         backup = migrate_to_sqlite(self._path)  # a failure leaves the JSON file and this store as they were
         self._db, self._migrate = SqliteFile(self._path), None
-        if backup is not None and unchanged:
-            self._disk_revision = self._db.revision()  # the file holds exactly this graph
-        else:
-            self._reload()
+        self._graph = SqlGraph(self._db)  # the file holds this graph, and what another process wrote since
         if backup is not None:
             on_migrate(self._path, backup)
 
-    def _reload(self) -> None:
-        """Replace the in-memory graph by the file's committed state (the revision keeps increasing)."""
-        assert self._db is not None
-        changes = self._graph.changes
-        graph = NxGraph()
-        self._disk_revision = self._db.load(graph)
-        graph.changes = max(graph.changes, changes + 1)
-        self._graph = graph
-
-    def _catch_up(self) -> None:
-        """Apply other processes' commits: only the rows they changed, or the whole file when the log is short."""
-        assert self._db is not None
-        revision = catch_up(self._db, self._graph, self._disk_revision)
-        if revision is None:
-            self._reload()
-        else:
-            self._disk_revision = revision
-
     def refresh(self) -> bool:
-        """Catch up with writes other processes committed to the SQLite file since; True if there were any.
-
-        Cheap when nothing changed (one row read) and otherwise costs what the commits changed
-        (see :mod:`~kgllm.stores.memory.refresh`): for readers that stay open while jobs write,
-        such as a server. The graph is updated in place, so call it where no other thread is
-        reading the store. :func:`~kgllm.stores.memory.sqlite.file_revision` reads the file's
-        revision without a store.
-        """
-        if self._db is None or self._db.revision() == self._disk_revision:
+        """Whether other processes committed writes to the SQLite file since the last call (reads see them at once:
+        the file is queried, not loaded); for readers that keep derived data, such as a server."""
+        if self._db is None:
             return False
-        self._catch_up()
-        return True
+        revision = self._db.revision()
+        seen, self._seen = getattr(self, "_seen", None), revision
+        return seen is not None and seen != revision
 
     def upsert(self, delta: GraphDelta) -> UpsertResult:
         """Add entities, facts and merges; idempotent. An invalid delta raises InputError and changes nothing."""
         validate_delta(delta)
+        if not (delta.entities or delta.facts or delta.merges):
+            return UpsertResult()  # nothing to write (a new graph file is not made for it)
         return self._write(lambda: self._upsert(delta))
 
     def _upsert(self, delta: GraphDelta) -> UpsertResult:
         graph = self._graph
+        merged = graph.merge_map()
         if delta.merges:  # dry run before any write
-            merging.dry_run_merges(delta, dict(graph.canonical), set(graph.g.nodes))
+            merging.dry_run_merges(delta, dict(merged), graph.existing(merge_ends(delta, merged)))
+        prefetch = getattr(graph, "prefetch", None)  # a file: read what a batch looks at in a few queries
         added_e = added_f = added_p = applied = 0
-        for entity in delta.entities:
-            added_e += merging.add_entity(graph, entity)
-        for fact in delta.facts:
-            e, f, p = merging.add_fact(graph, fact)
-            added_e, added_f, added_p = added_e + e, added_f + f, added_p + p
+        for start in range(0, len(delta.entities), _BATCH):
+            batch = delta.entities[start:start + _BATCH]
+            if prefetch is not None:
+                prefetch([merging.follow_merges(merged, e.id) for e in batch], ())
+            for entity in batch:
+                added_e += merging.add_entity(graph, entity)
+        for start in range(0, len(delta.facts), _BATCH):
+            batch = delta.facts[start:start + _BATCH]
+            if prefetch is not None:
+                ends = [(merging.follow_merges(merged, f.subject), f.relation, merging.follow_merges(merged, f.object))
+                        for f in batch]
+                prefetch([x for s, _, o in ends for x in (s, o)], [fact_id(*t) for t in ends])
+            for fact in batch:
+                e, f, p = merging.add_fact(graph, fact)
+                added_e, added_f, added_p = added_e + e, added_f + f, added_p + p
         for merge in delta.merges:
             applied += merging.apply_merge(graph, merge)
         return UpsertResult(added_e, added_f, added_p, applied)
 
     def unmerge(self, alias: str) -> bool:
         """Undo the merge of ``alias`` (restores its own node and facts). False if none recorded."""
-        if alias not in self._graph.merges:
+        if not self._graph.has_merge(alias):
             return False
         return self._write(lambda: merging.unmerge(self._graph, alias))
 
     # ------------------------------------------------------------------- reads
     def get_entity(self, entity_id: str) -> Entity | None:
         """The entity ``entity_id`` (following merges), or ``None``."""
-        eid = self._graph.resolve(entity_id)
-        return self._graph.entity(eid) if eid in self._graph.g else None
+        graph = self._graph
+        eid = graph.resolve(entity_id)
+        return graph.entities_of([eid]).get(eid)
 
     def find_entities(self, text: str, limit: int = 10) -> list[Entity]:
         """Entities whose name or an alias matches ``text``: exact first, then by the share of words in common."""
         key = entity_id(text)
         if not key:
             return []
-        g = self._graph.g
-        found: list[str] = [key] if key in g else []
-        found.extend(sorted(self._graph.names.get(key, set()) - set(found)))
+        graph = self._graph
+        found: list[str] = [key] if graph.has(key) else []
+        found.extend(sorted(graph.names_for(key) - set(found)))
         if len(found) < limit:
             words = set(key.split())
             scored = []
-            for eid in g.nodes:
+            for eid, _ in graph.name_candidates(words, limit=_CANDIDATES):
                 if eid in found:
                     continue
-                names = [eid, *(entity_id(a) for a in g.nodes[eid]["aliases"])]
+                names = [eid, *(entity_id(a) for a in graph.entity(eid).aliases)]
                 best = max(len(words & set(n.split())) / max(len(set(n.split())), 1) for n in names)
                 if best > 0:
                     scored.append((-best, eid))
             found.extend(eid for _, eid in sorted(scored))
-        return [self._graph.entity(eid) for eid in found[:limit]]
+        found = found[:limit]
+        entities = graph.entities_of(found)
+        return [entities[eid] for eid in found]
 
     def entities(self) -> Iterator[Entity]:
         """Every entity, in insertion order."""
-        for eid in list(self._graph.g.nodes):
-            yield self._graph.entity(eid)
+        return self._graph.iter_entities()
 
     def facts(self) -> Iterator[Fact]:
         """Every fact with its provenance, in insertion order."""
-        for s, o, data in list(self._graph.g.edges(data=True)):
-            yield self._graph.edge_fact(s, o, data)
+        return self._graph.iter_facts()
 
     def get_fact(self, fact_id: str) -> Fact | None:
-        """The fact with id ``fact_id``, or ``None``."""
-        for s, o, k, data in self._graph.g.edges(keys=True, data=True):
-            if k == fact_id:
-                return self._graph.edge_fact(s, o, data)
-        return None
+        """The fact with id ``fact_id``, or ``None`` (an index lookup)."""
+        return self._graph.fact_by_id(fact_id)
 
-    def neighbors(self, entity_id: str, direction: Direction = "both") -> list[Fact]:
-        """Facts that touch ``entity_id`` (as subject for ``out``, object for ``in``)."""
+    def neighbors(self, entity_id: str, direction: Direction = "both", relation: str | None = None) -> list[Fact]:
+        """Facts that touch ``entity_id`` (as subject for ``out``, object for ``in``); only those of ``relation``
+        when given (an index lookup on a SQLite file)."""
         if direction not in ("out", "in", "both"):
             raise InputError(f"direction must be 'out', 'in' or 'both', got {direction!r}")
         eid = self._graph.resolve(entity_id)
-        if eid not in self._graph.g:
-            return []
-        return self._graph.incident(eid, direction)
+        return list(self._graph.iter_incident(eid, direction, relation))
 
     def subgraph(self, seeds: Iterable[str], hops: int = 2, limit: int = 500) -> Subgraph:
         """All facts within ``hops`` of the seeds (edges walked both ways, breadth first), at most ``limit``."""
+        with self._snapshot():
+            return self._subgraph(seeds, hops, limit)
+
+    def _subgraph(self, seeds: Iterable[str], hops: int, limit: int) -> Subgraph:
         graph = self._graph
         sub = Subgraph()
         frontier: deque[str] = deque()
         depth: dict[str, int] = {}
         for seed in seeds:
             eid = graph.resolve(seed)
-            if eid in graph.g and eid not in depth:
+            if eid not in depth and graph.has(eid):
                 depth[eid] = 0
                 frontier.append(eid)
                 sub.seeds.append(eid)
@@ -275,9 +256,13 @@ class MemoryStore(LedgerMethods):
 
     def paths(self, source: str, target: str, max_hops: int = 3, limit: int = 20) -> list[Path]:
         """Simple paths between two entities, shortest first, edges walked both ways."""
+        with self._snapshot():
+            return self._paths(source, target, max_hops, limit)
+
+    def _paths(self, source: str, target: str, max_hops: int, limit: int) -> list[Path]:
         graph = self._graph
         src, dst = graph.resolve(source), graph.resolve(target)
-        if src not in graph.g or dst not in graph.g:
+        if not graph.has(src) or not graph.has(dst):
             return []
         found: list[Path] = []
         queue: deque[tuple[tuple[str, ...], tuple[Fact, ...], tuple[bool, ...]]] = deque([((src,), (), ())])
@@ -302,24 +287,62 @@ class MemoryStore(LedgerMethods):
 
     def merges(self) -> list[Merge]:
         """Recorded merges, oldest first."""
-        return list(self._graph.merges.values())
+        return self._graph.merge_list()
 
     def stats(self) -> dict[str, int]:
-        """Counts: ``entities``, ``facts``, ``relations``, ``documents``, ``provenances``, ``merges``."""
-        docs: set[str] = set()
-        n_prov = 0
-        relations: set[str] = set()
-        g = self._graph.g
-        for _, _, data in g.edges(data=True):
-            relations.add(data["relation"])
-            n_prov += len(data["provenance"])
-            docs.update(p.doc_id for p in data["provenance"])
-        return {"entities": g.number_of_nodes(), "facts": g.number_of_edges(), "relations": len(relations),
-                "documents": len(docs), "provenances": n_prov, "merges": len(self._graph.merges)}
+        """Counts: ``entities``, ``facts``, ``relations``, ``documents``, ``provenances``, ``merges`` (kept up to
+        date by every write on a SQLite file: reading them reads a few rows)."""
+        return self._graph.counts()
+
+    def relations(self) -> dict[str, int]:
+        """Facts per relation name, sorted by name (a small table on a SQLite file)."""
+        return self._graph.relation_counts()
+
+    def degree(self, entity_id: str) -> int:
+        """Facts touching ``entity_id`` (a self-loop counts twice; 0 when unknown), without reading them."""
+        return self._graph.degree(self._graph.resolve(entity_id))
+
+    def degrees(self, entity_ids: Iterable[str]) -> dict[str, int]:
+        """:meth:`degree` of each of ``entity_ids`` that is an entity (ids as stored, merges not followed)."""
+        return self._graph.degrees(entity_ids)
+
+    def top_degrees(self, limit: int = 10) -> list[tuple[Entity, int]]:
+        """The ``limit`` entities with the most facts, with their degrees, most first (an index scan on a file)."""
+        top = self._graph.top_degrees(limit)
+        entities = self._graph.entities_of(eid for eid, _ in top)
+        return [(entities[eid], d) for eid, d in top if eid in entities]
+
+    def degree_counts(self) -> dict[int, int]:
+        """How many entities have each degree (one pass over the entities' degrees, not over the facts)."""
+        return self._graph.degree_counts()
+
+    def facts_between(self, entity_ids: Iterable[str]) -> list[Fact]:
+        """The facts whose two ends are both among ``entity_ids`` (ids as stored), in insertion order."""
+        return self._graph.facts_between(entity_ids)
+
+    def match_names(self, keys: Iterable[str]) -> dict[str, dict[str, str]]:
+        """The entities each token key names (see :mod:`kgllm.stores.names`): ``{key: {entity id: method}}``, method
+        ``exact`` (its id or name) or ``alias``; keys naming nothing are left out. One indexed query on a file."""
+        return self._graph.token_matches(keys)
+
+    def name_candidates(self, words: Iterable[str], prefix: bool = False, any_word: bool = True,
+                        limit: int | None = None) -> list[tuple[str, list[str]]]:
+        """``(entity id, name keys)`` of entities with a name holding one of ``words`` (``any_word=False``: all of
+        them; ``prefix``: a word starting so), most facts first when ``limit`` cuts: candidates to rank (from the
+        full-text index of a file; every entity of a graph in memory)."""
+        return self._graph.name_candidates(words, prefix=prefix, any_word=any_word, limit=limit)
+
+    def get_entities(self, entity_ids: Iterable[str]) -> dict[str, Entity]:
+        """The entities among ``entity_ids`` (ids as stored, merges not followed), by id; a few queries on a file."""
+        return self._graph.entities_of(entity_ids)
 
     def query(self, cypher: str, params: dict[str, Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Run a read-only Cypher query (see the class documentation) and return at most ``limit`` rows."""
-        return run_query(self._graph.g, cypher, params or {}, limit)
+        return run_query(self._graph, cypher, params or {}, limit)
+
+    def _snapshot(self) -> ContextManager[Any]:
+        """Reads in the block see one committed state of the file."""
+        return self._db.snapshot() if self._db is not None else contextlib.nullcontext()
 
     # ------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
@@ -357,36 +380,36 @@ class MemoryStore(LedgerMethods):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "MemoryStore":
-        """Read a graph file: a SQLite file opens durable (:meth:`open`); a JSON file is read whole.
+        """Read a graph file: a SQLite file opens durable (:meth:`open`, nothing is loaded); a JSON file is read
+        whole.
 
         Errors name the file and what was wrong.
         """
         if is_sqlite_file(path):
             return cls.open(path)
+        data = read_graph(path)
         store = cls()
-        load_into(store, path)
+        try:
+            store.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"{path}: corrupt graph file: {exc!r}") from exc
         store._path = PathLib(path)
         return store
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], create: bool = False, busy_timeout: float = 60.0) -> "MemoryStore":
-        """Open (``create``: or make) the durable SQLite graph file ``path`` and load its graph.
+        """Open (``create``: or make, at its first write) the durable SQLite graph file ``path``.
 
-        Every later write is committed to the file as one transaction of what it changed;
-        a second writing process waits up to ``busy_timeout`` seconds for the first's transaction.
+        Nothing is loaded: every read queries the file's indexes. Every write is committed to the file as one
+        transaction of what it changed; a second writing process waits up to ``busy_timeout`` seconds for the
+        first's transaction.
         """
         db = SqliteFile(path, create=create, busy_timeout=busy_timeout)
         store = cls()
-        try:
-            store._disk_revision = db.load(store._graph)
-        except BaseException:
-            db.close()
-            raise
-        store._db, store._path = db, PathLib(path)
+        store._db, store._path, store._graph = db, PathLib(path), SqlGraph(db)
         return store
 
     def close(self) -> None:
         """Close the SQLite file of a durable store (its writes are committed already); idempotent."""
         if self._db is not None:
             self._db.close()
-            self._db = None
