@@ -39,8 +39,9 @@ from typing import Any, Sequence
 
 from kgllm.reason.roles import question_roles
 from kgllm.reason.support import question_type
-from kgllm.retrieve.answer_type import NOUN_KIND, AnswerType, shape_kind
+from kgllm.retrieve.answer_type import AnswerType, shape_kind
 from kgllm.retrieve.link import STOPWORDS, LinkedEntity, tokenize
+from kgllm.types import entity_id
 
 __all__ = ["Qualifier", "QuestionAnalysis", "analyse_question", "nested_parts", "parse"]
 
@@ -86,6 +87,7 @@ class QuestionAnalysis:
     wh_role: str = ""  # the answer's role: "agent" ("Who founded X?"), "patient" ("What did X found?"), ...
     seed_role: str = ""  # the entity's role around the predicate ("patient" in "When was X founded?")
     context_pos: tuple[tuple[str, str], ...] = ()  # the other relation words with their part of speech
+    forms: tuple[str, ...] = ()  # the predicate's words as the question writes them ("founded")
 
     @property
     def seed_ids(self) -> list[str]:
@@ -122,6 +124,28 @@ def _entity_tokens(doc: Any, seeds: Sequence[LinkedEntity]) -> dict[int, str]:
     return out
 
 
+def _names_thing(tok: Any, ent_of: dict[int, str]) -> bool:
+    """Whether a noun belongs to an entity's phrase or is a definite description ("the lab")."""
+    if tok.pos_ != "NOUN":
+        return False
+    near = [tok.head, *tok.children, *(tok.doc[i] for i in (tok.i - 1, tok.i + 1) if 0 <= i < len(tok.doc))]
+    if any(n.i in ent_of and n.dep_ in ("compound", "appos") or (tok.dep_ in ("compound", "appos") and n.i in ent_of)
+           for n in near):
+        return True
+    return any(c.dep_ == "det" and c.lower_ == "the" for c in tok.children) and not any(
+        c.dep_ in ("prep", "poss") for c in tok.children)
+
+
+def _noun_run(doc: Any, start: int, ent_of: dict[int, str]) -> list[Any]:
+    """The nouns from ``start`` on ("programming language"), none that name an entity."""
+    run = []
+    for t in doc[start:start + 3]:
+        if t.pos_ not in ("NOUN",) or t.i in ent_of:
+            break
+        run.append(t)
+    return run
+
+
 def _depth(tok: Any) -> int:
     d = 0
     while tok.head.i != tok.i and d < 50:
@@ -140,6 +164,9 @@ def analyse_question(question: str, linker: Any = None, seeds: Sequence[LinkedEn
     if seeds is None:
         seeds = linker.link(question, limit=limit) if linker is not None else []
     seeds = _named(question, list(seeds))
+    store = getattr(linker, "store", None)
+    if store is not None:
+        seeds += _short_names(question, seeds, store)
     doc = parse(question)
     ent_of = _entity_tokens(doc, seeds)
     want = question_type(question)
@@ -152,12 +179,13 @@ def analyse_question(question: str, linker: Any = None, seeds: Sequence[LinkedEn
         if low in _WH:
             skip.add(tok.i)
             nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
-            if low in ("which", "what") and nxt is not None and nxt.pos_ in ("NOUN", "PROPN") \
-                    and nxt.i not in ent_of:
-                skip.add(nxt.i)  # "which company": the answer's type, not a relation
-                type_noun = nxt.lemma_.lower()
+            run = _noun_run(doc, tok.i + 1, ent_of) if low in ("which", "what") else []
             if low == "how" and nxt is not None and nxt.lower_ in ("many", "much"):
                 skip.add(nxt.i)
+                run = _noun_run(doc, tok.i + 2, ent_of)  # "how much money": money is what is counted
+            if run:  # "which programming language": the answer's type, not a relation
+                skip.update(t.i for t in run)
+                type_noun = run[-1].lemma_.lower()
         if tok.dep_ == "prep" and low in _QUALIFYING:
             objs = [c for c in tok.children if c.dep_ == "pobj"]
             if objs and objs[0].lower_ not in _WH:
@@ -166,6 +194,7 @@ def analyse_question(question: str, linker: Any = None, seeds: Sequence[LinkedEn
                 date = span.text if shape_kind(span.text) == "date" or any(
                     t.ent_type_ == "DATE" for t in span) else None
                 phrases.append((tok, span, ent, date))
+    seeds = [le for le in seeds if not (type_noun and le.mention.split() == [type_noun])] if type_noun else seeds
     # the entity asked about is one named outside such phrases; a phrase naming another one, or a date, qualifies
     inside = {e for _, _, e, _ in phrases if e}
     main = [le for le in seeds if le.entity_id not in inside]
@@ -178,7 +207,8 @@ def analyse_question(question: str, linker: Any = None, seeds: Sequence[LinkedEn
             skip.update(t.i for t in span)
             skip.add(tok.i)
     rel = [t for t in doc if t.i not in skip and t.pos_ in _CONTENT_POS and not t.is_punct and len(t.text) > 2
-           and t.lemma_.lower() not in _LIGHT and t.lower_ not in STOPWORDS and t.lower_ not in ("many", "much")]
+           and (t.lemma_.lower() not in _LIGHT or any(c.dep_ == "prt" for c in t.children))
+           and t.lower_ not in STOPWORDS and t.lower_ not in ("many", "much")]
     rel += [t for t in doc if t.i not in skip and t.lower_ in _MEASURES and t not in rel]
     predicate: tuple[str, ...] = ()
     head = None
@@ -190,16 +220,19 @@ def analyse_question(question: str, linker: Any = None, seeds: Sequence[LinkedEn
         if preps:
             head = preps[-1]
             predicate = (head.lower_,)
-    others = [t for t in rel if head is None or t.i != head.i]
+    # nouns of the entity's own phrase ("the Corvid diffractometer") and definite descriptions ("the lab")
+    # name the entity or its kind, not the relation: they rank, but a sentence need not repeat them
+    others = [t for t in rel if (head is None or t.i != head.i) and not _names_thing(t, ent_of)]
     context = tuple(dict.fromkeys(_lemma(t) for t in others if (_lemma(t),) != predicate))
     context_pos = tuple(dict.fromkeys((_lemma(t), t.pos_) for t in others if (_lemma(t),) != predicate))
-    if want is not None and type_noun and not want.nouns:
+    if want is not None and type_noun:  # "which company licensed X": the type is "company", not "licensed"
         want = AnswerType(want.kinds, want.tolerated, frozenset({type_noun}))
     first = seeds[0].entity_id if seeds else None
     seed_toks = {i for i, e in ent_of.items() if e == first}
     seed_role, wh_role = question_roles(doc, head.i if head is not None else -1, seed_toks)
+    forms = (head.lower_,) if head is not None else ()
     return QuestionAnalysis(question, seeds, want, predicate, context, quals, type_noun, wh_role, seed_role,
-                            context_pos)
+                            context_pos, forms)
 
 
 def _named(question: str, seeds: list[LinkedEntity]) -> list[LinkedEntity]:
@@ -212,6 +245,30 @@ def _named(question: str, seeds: list[LinkedEntity]) -> list[LinkedEntity]:
     if words and words[0][0].isupper() and words[0].casefold() not in STOPWORDS and words[0].casefold() not in _WH:
         capital.update(tokenize(words[0]))
     return [le for le in seeds if any(t in capital for t in le.mention.split())] or []
+
+
+def _short_names(question: str, seeds: list[LinkedEntity], store: Any) -> list[LinkedEntity]:
+    """Entities named by a part of their name only ("Okafor", "Ruth", "Kestrel"): a capitalised word no linked
+    mention covers that is the first word of exactly one longer name in the graph, or the last word of a
+    person's."""
+    covered = {t for le in seeds for t in le.mention.split() if len(le.mention.split()) > 1}
+    linked = {le.entity_id for le in seeds}
+    tokens = tokenize(question)
+    out: list[LinkedEntity] = []
+    for i, word in enumerate(re.findall(r"[^\W_]+", question)):
+        key = word.casefold()
+        if not word[0].isupper() or key in covered or key in STOPWORDS or key in _WH or len(key) < 3:
+            continue
+        named = []
+        for e in store.find_entities(key, limit=25):
+            words = entity_id(e.name).split()
+            if len(words) > 1 and (key == words[0] or ((e.type or "").upper() == "PERSON" and key == words[-1])):
+                named.append(e.id)  # a person's first or last name; the first word of another name ("Kestrel")
+        if len(set(named)) == 1 and named[0] not in linked:  # "Walter": also the one Walter with a longer name
+            span = (tokens.index(key), tokens.index(key) + 1) if key in tokens else (-1, -1)
+            out.append(LinkedEntity(named[0], key, 0.6, "short name", span))
+            covered.add(key)
+    return out
 
 
 def _lemma(tok: Any) -> str:

@@ -21,15 +21,19 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import replace
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from kgllm.reason.analysis import QuestionAnalysis
+from kgllm.reason.faithful import unsupported_claims
 from kgllm.reason.reader import Candidate, DocumentReader
 from kgllm.reason.support import normalize_answer
+from kgllm.retrieve.answer_type import NOUN_KIND
 from kgllm.types import NOT_STATED, Answer, Entity, Fact, Subgraph, entity_id, unique_sources
 
-__all__ = ["from_candidate", "not_stated", "chained", "yes_no", "closest_facts"]
+__all__ = ["from_candidate", "not_stated", "chained", "yes_no", "closest_facts", "Pending", "numbered_sentences",
+           "worded", "why_not", "asks_place_level", "mentions", "FACT_NUMBER"]
 
 
 def _node(store: Any, sub: Subgraph, eid: str, name: str) -> str:
@@ -42,13 +46,14 @@ def _node(store: Any, sub: Subgraph, eid: str, name: str) -> str:
 
 def _stated(cand: Candidate, store: Any) -> list[Fact]:
     """The graph's facts read from the candidate's sentence that join its entity and the answer."""
+    if cand.fact is not None:
+        return [cand.fact]
     if not cand.entity or not cand.seed:
         return []
-    chunk = cand.reading.chunk
     out = []
     for fact in store.neighbors(cand.seed, "both"):
         if {fact.subject, fact.object} == {cand.seed, cand.entity} and any(
-                p.doc_id == cand.doc_id and p.chunk == chunk.index for p in fact.provenance):
+                p.doc_id == cand.doc_id and p.chunk == cand.chunk for p in fact.provenance):
             out.append(fact)
     return out
 
@@ -126,3 +131,65 @@ def yes_no(question: str, analysis: QuestionAnalysis, reader: DocumentReader, su
         why = f"the text says {cands[0].text}, not {named.name if named is not None else target.mention}"
         return Answer(question, f"No: {why}.", ans.facts, ans.sources, False, ans.entities, 0.0, sub, reasons=(why,))
     return not_stated(question, [f"no sentence says whether {analysis.question.rstrip('?')}"], [], sub)
+
+
+FACT_NUMBER = re.compile(r"\[\d+\]\s*")
+"""A fact number a model may write ("[1] "), dropped from its wording."""
+
+
+@dataclass(slots=True)
+class Pending:
+    """What the language model may still do for one question: choose among graph candidates (``sub``,
+    ``ranked``) or among answers read from text (``answers``, best first), or word the answer."""
+
+    index: int = -1
+    sub: Subgraph | None = None
+    ranked: list[tuple[str, float]] = field(default_factory=list)
+    context: str = ""
+    answers: list[Answer] = field(default_factory=list)
+
+
+def numbered_sentences(answers: Sequence[Answer]) -> str:
+    """The sentences the answers cite, numbered, for the model's prompt."""
+    lines = list(dict.fromkeys(p.sentence for a in answers for p in a.sources if p.sentence))
+    return "\n".join(f"[{i}] {line}" for i, line in enumerate(lines, 1))
+
+
+def worded(answer: Answer, generated: str | None, question: str) -> Answer:
+    """``answer`` worded by the model when its wording names the answer and claims nothing the cited facts
+    and sentences do not hold; the model's words are kept in ``generated`` either way."""
+    text = " ".join(FACT_NUMBER.sub("", generated or "").split())
+    answer.generated = generated
+    if text and mentions(entity_id(text), entity_id(answer.text)) and not unsupported_claims(
+            text, answer.facts, answer.subgraph, question):
+        answer.text = text
+    return answer
+
+
+def asks_place_level(analysis: Any) -> bool:
+    """Whether the question asks for a place of a named level ("which country", "in which district")."""
+    want = analysis.want
+    return bool(want is not None and want.nouns and "place" in want.kinds
+                and any(NOUN_KIND.get(n) == "place" for n in want.nouns))
+
+
+def why_not(analysis: Any, cands: Sequence[Any], sub: Subgraph) -> list[str]:
+    """Why no answer is supported, in words: the best candidate's reasons, or what was not found."""
+    names = ", ".join(sub.name(s) for s in analysis.seed_ids) or "the question's entities"
+    if not analysis.seeds:
+        return ["no entity of the question is in the graph"]
+    if not analysis.predicate:
+        return [f"the question's relation could not be read (about {names})"]
+    word = " ".join(analysis.predicate)
+    if not cands:
+        return [f"no sentence about {names} states {word!r}"]
+    return [f"{cands[0].text!r} was found, but {r}" for r in cands[0].reasons[:1]] + list(cands[0].reasons[1:])
+
+
+_NON_WORD = re.compile(r"[^\w']+")
+
+
+def mentions(text: str, name: str) -> bool:
+    """Whether ``name`` occurs in ``text`` as whole words (punctuation and quotes ignored)."""
+    words = _NON_WORD.sub(" ", name).split()
+    return bool(words) and f" {' '.join(words)} " in f" {' '.join(_NON_WORD.sub(' ', text).split())} "

@@ -46,7 +46,6 @@ False
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -54,7 +53,8 @@ from kgllm.errors import ConfigError, InputError
 from kgllm.lm import Generator, resolve_llm
 from kgllm.progress import progress as track_progress
 from kgllm.reason.analysis import analyse_question, nested_parts
-from kgllm.reason.answers import chained, closest_facts, from_candidate, not_stated, yes_no
+from kgllm.reason.answers import (FACT_NUMBER, Pending, asks_place_level, chained, closest_facts, from_candidate,
+                                  mentions, not_stated, numbered_sentences, why_not, worded, yes_no)
 from kgllm.reason.closed import AUXILIARIES, closed_answer
 from kgllm.reason.reader import DocumentReader
 from kgllm.reason.support import normalize_answer
@@ -62,7 +62,6 @@ from kgllm.reason.faithful import unsupported_claims
 from kgllm.reason.prompts import answer_prompt, choice_prompt
 from kgllm.reason.relations import RelationPlan, derived_answer, finish_relation_plans, related_pair, relation_plan
 from kgllm.reason.rules import RuleSet
-from kgllm.retrieve.answer_type import NOUN_KIND
 from kgllm.retrieve.context import build_context
 from kgllm.retrieve.link import store_revision, tokenize
 from kgllm.retrieve.rank import rank_answers
@@ -72,7 +71,6 @@ from kgllm.types import NOT_SUPPORTED, Answer, Entity, Path, Subgraph, entity_id
 
 __all__ = ["Reasoner", "ReasonerConfig", "RelationPlan", "finish_relation_plans", "NOT_SUPPORTED", "path_confidence"]
 
-_FACT_NUMBER = re.compile(r"\[\d+\]\s*")
 
 
 @dataclass(slots=True)
@@ -95,7 +93,7 @@ class ReasonerConfig:
     instead of writing free text; free text is checked against the evidence either way
     (:mod:`kgllm.reason.faithful`).
     ``rules``: rule files (:mod:`kgllm.reason.rules`; a bare name such as ``"kinship"`` is a file shipped in
-    ``graphs/rules/``, anything else a path) applied when a question asks a relation the retrieved paths
+    :mod:`kgllm.rules`, anything else a path) applied when a question asks a relation the retrieved paths
     lack, or the graph finds no answer: the answer is a derived fact, citing the facts it rests on.
     "How is A related to B?" tries them first on a family path. Default none: answers are the graph's own.
     ``text_choice_margin``: answers read from text are offered to the model's choice when they are supported and
@@ -175,7 +173,7 @@ class Reasoner:
         if subgraphs is not None and len(subgraphs) != len(questions):
             raise InputError(f"{len(subgraphs)} subgraphs for {len(questions)} questions: expected one per question")
         answers: list[Answer | None] = []
-        pending: list[_Pending] = []
+        pending: list[Pending] = []
         for i, q in enumerate(track_progress(questions, "questions", enabled=progress)):
             ans, plan = self._answer(q, subgraphs[i] if subgraphs is not None else None)
             answers.append(ans)
@@ -194,7 +192,7 @@ class Reasoner:
         return done
 
     def _answer(self, question: str, sub: Subgraph | None = None, depth: int = 0
-                ) -> tuple[Answer | None, _Pending | None]:
+                ) -> tuple[Answer | None, Pending | None]:
         """One question through the pipeline (see the module docstring): the answer, and what the language
         model may still choose among or word (None when it has nothing to do)."""
         texts = self._has_texts()
@@ -217,7 +215,7 @@ class Reasoner:
             cands = self.reader.candidates(analysis)
             good = [c for c in cands if c.supported]
             climb = next((c for c in cands if (c.supported or c.nearly) and c.fitness < 2), None) \
-                if depth < 2 and _asks_place_level(analysis) and (not good or good[0].fitness < 2) else None
+                if depth < 2 and asks_place_level(analysis) and (not good or good[0].fitness < 2) else None
             if climb is not None:  # "which country": the text names a place; which country is that place in?
                 resolved = f"In which {sorted(analysis.want.nouns)[0]} is {climb.text}?"
                 outer, _ = self._answer(resolved, None, depth + 1)
@@ -229,7 +227,7 @@ class Reasoner:
                 options = list({normalize_answer(c.text): c for c in reversed(options)}.values())[::-1]
                 made = [from_candidate(question, c, self.store, sub or Subgraph(seeds=analysis.seed_ids), good)
                         for c in options[: self.config.llm_choices]]
-                return made[0], _Pending(answers=made, context=_sentences(made))
+                return made[0], Pending(answers=made, context=numbered_sentences(made))
         if sub is None:
             sub = self.retriever.retrieve(question)
         closed = closed_answer(self.retriever, question) if not (texts and yes_no_question) else None
@@ -246,14 +244,14 @@ class Reasoner:
             return Answer.unsupported(question, "no entity of the question is in the graph", sub), None
         if ranked and sub.facts and (not texts or (best is not None and not _from_text(best.facts))):
             context, _ = build_context(sub, max_tokens=self.config.context_tokens)
-            return None, _Pending(sub=sub, ranked=ranked, context=context)
+            return None, Pending(sub=sub, ranked=ranked, context=context)
         if analysis is not None:
-            why = _why_not(analysis, cands, sub)
+            why = why_not(analysis, cands, sub)
             return not_stated(question, why, cands, sub, closest_facts(cands, sub)), None
         return Answer.unsupported(question, "no relevant facts were found around "
                                   + ", ".join(sub.name(s) for s in sub.seeds), sub), None
 
-    def _with_model(self, questions: Sequence[str], pending: list[_Pending], answers: list[Answer | None]) -> None:
+    def _with_model(self, questions: Sequence[str], pending: list[Pending], answers: list[Answer | None]) -> None:
         """The language model's part: it chooses among the top candidates (constrained decoding) where the
         graph or the text offers more than one, or words the answer; every model call is one batch."""
         choose = getattr(self.llm, "choose", None) if self.config.constrained else None
@@ -279,7 +277,7 @@ class Reasoner:
             if p.sub is not None:
                 answers[p.index] = self._decide(questions[p.index], p.sub, p.ranked, words, None)
             else:
-                answers[p.index] = _worded(p.answers[0], words, questions[p.index])
+                answers[p.index] = worded(p.answers[0], words, questions[p.index])
 
     def _has_texts(self) -> bool:
         """Whether the store keeps the text of some document (then answers are read off sentences)."""
@@ -362,16 +360,16 @@ class Reasoner:
             chosen = options[pick] if 0 <= pick < len(options) else options[0]
             choice, score = next(((e, s) for e, s in ranked if sub.name(e) == chosen), (choice, score))
             generated = chosen
-        text = " ".join(_FACT_NUMBER.sub("", generated or "").split())
+        text = " ".join(FACT_NUMBER.sub("", generated or "").split())
         if text and pick is None:
             said = entity_id(text)
             for eid, s in ranked[: self.config.llm_choices]:
-                if any(_mentions(said, entity_id(n)) for n in _names(sub, eid)):
+                if any(mentions(said, entity_id(n)) for n in _names(sub, eid)):
                     choice, score = eid, s
                     break
         path = _best_path(sub.paths, choice)
         facts = list(path.facts) if path else [f for f in sub.facts if choice in (f.subject, f.object)][:1]
-        if (not text or not any(_mentions(entity_id(text), entity_id(n)) for n in _names(sub, choice))
+        if (not text or not any(mentions(entity_id(text), entity_id(n)) for n in _names(sub, choice))
                 or unsupported_claims(text, facts, sub, question)):
             text = sub.name(choice)
         entities = [choice] + [e for e, _ in ranked if e != choice]
@@ -384,72 +382,14 @@ class Reasoner:
         return Answer(question, text, facts, unique_sources(facts), True, entities, confidence, sub, generated)
 
 
-_NON_WORD = re.compile(r"[^\w']+")
-
-
-def _mentions(text: str, name: str) -> bool:
-    """Whether ``name`` occurs in ``text`` as whole words (punctuation and quotes ignored)."""
-    words = _NON_WORD.sub(" ", name).split()
-    return bool(words) and f" {' '.join(words)} " in f" {' '.join(_NON_WORD.sub(' ', text).split())} "
-
-
 def _names(sub: Subgraph, eid: str) -> list[str]:
     entity: Entity | None = sub.entities.get(eid)
     return [eid] if entity is None else [entity.name, *entity.aliases, eid]
 
 
-@dataclass(slots=True)
-class _Pending:
-    """What the language model may still do for one question: choose among graph candidates (``sub``,
-    ``ranked``) or among answers read from text (``answers``, best first), or word the answer."""
-
-    index: int = -1
-    sub: Subgraph | None = None
-    ranked: list[tuple[str, float]] = field(default_factory=list)
-    context: str = ""
-    answers: list[Answer] = field(default_factory=list)
-
-
-def _sentences(answers: Sequence[Answer]) -> str:
-    """The sentences the answers cite, numbered, for the model's prompt."""
-    lines = list(dict.fromkeys(p.sentence for a in answers for p in a.sources if p.sentence))
-    return "\n".join(f"[{i}] {line}" for i, line in enumerate(lines, 1))
-
-
-def _worded(answer: Answer, generated: str | None, question: str) -> Answer:
-    """``answer`` worded by the model when its wording names the answer and claims nothing the cited facts
-    and sentences do not hold; the model's words are kept in ``generated`` either way."""
-    text = " ".join(_FACT_NUMBER.sub("", generated or "").split())
-    answer.generated = generated
-    if text and _mentions(entity_id(text), entity_id(answer.text)) and not unsupported_claims(
-            text, answer.facts, answer.subgraph, question):
-        answer.text = text
-    return answer
-
-
-def _asks_place_level(analysis: Any) -> bool:
-    """Whether the question asks for a place of a named level ("which country", "in which district")."""
-    want = analysis.want
-    return bool(want is not None and want.nouns and "place" in want.kinds
-                and any(NOUN_KIND.get(n) == "place" for n in want.nouns))
-
-
 def _from_text(facts: Iterable[Any]) -> bool:
     """Whether facts were read from sentences (then the sentences must state the answer)."""
     return any(p.sentence for f in facts for p in f.provenance)
-
-
-def _why_not(analysis: Any, cands: Sequence[Any], sub: Subgraph) -> list[str]:
-    """Why no answer is supported, in words: the best candidate's reasons, or what was not found."""
-    names = ", ".join(sub.name(s) for s in analysis.seed_ids) or "the question's entities"
-    if not analysis.seeds:
-        return ["no entity of the question is in the graph"]
-    if not analysis.predicate:
-        return [f"the question's relation could not be read (about {names})"]
-    word = " ".join(analysis.predicate)
-    if not cands:
-        return [f"no sentence about {names} states {word!r}"]
-    return [f"{cands[0].text!r} was found, but {r}" for r in cands[0].reasons[:1]] + list(cands[0].reasons[1:])
 
 
 def _best_path(paths: Iterable[Path], end: str) -> Path | None:

@@ -1,6 +1,6 @@
 """Forward-chaining rules over facts: a readable rule file in, derived facts that cite their premises out.
 
-Rule files (``*.rules``; the built-in ones live in ``graphs/rules/``, users write their own)
+Rule files (``*.rules``; the built-in ones are package data, :mod:`kgllm.rules`; users write their own)
     One rule a line, ``body => head``; ``#`` starts a comment; a line ending in ``\\`` goes on
     on the next line. Body and head are atoms separated by commas:
 
@@ -51,11 +51,10 @@ from kgllm.types import Fact, Provenance
 __all__ = ["Atom", "Rule", "RuleSet", "Inference", "builtin_rules_path", "provenance_of"]
 
 Triple = tuple[str, str, str]
-_RULES_DIR = Path(__file__).resolve().parents[2] / "graphs" / "rules"
 
 
 def builtin_rules_path(name: str) -> Path:
-    """Path of a rule file shipped in ``graphs/rules/`` (``"kinship"`` -> ``graphs/rules/kinship.rules``).
+    """Path of a rule file shipped with kgllm (``"kinship"`` -> ``kinship.rules``; see :mod:`kgllm.rules`).
 
     >>> builtin_rules_path("kinship").name
     'kinship.rules'
@@ -65,11 +64,9 @@ def builtin_rules_path(name: str) -> Path:
     NotFoundError
         No such file.
     """
-    path = _RULES_DIR / (name if name.endswith(".rules") else f"{name}.rules")
-    if not path.is_file():
-        known = sorted(p.stem for p in _RULES_DIR.glob("*.rules")) if _RULES_DIR.is_dir() else []
-        raise NotFoundError(f"no built-in rule file {name!r} in {_RULES_DIR} (known: {', '.join(known) or 'none'})")
-    return path
+    from kgllm import rules as shipped
+
+    return shipped.path(name)
 
 
 def _is_var(term: str) -> bool:
