@@ -100,7 +100,7 @@ _GENERIC = frozenset("company firm business group organisation organization corp
                      "developer builder insurer conglomerate subsidiary venture outfit employer carrier airline "
                      "place area building structure".split())
 _KIND_LABELS = {"org": {"ORG", "NORP"}, "place": LOCATIONS, "person": {"PERSON"},
-                "thing": {"FAC", "PRODUCT", "WORK_OF_ART", "LAW", "EVENT", "ORG", "LANGUAGE"}}
+                "thing": {"FAC", "PRODUCT", "WORK_OF_ART", "LAW", "EVENT", "LANGUAGE"}}
 _DEFINITE = {"the", "this", "that"}
 # Verbs whose "in"/"to" object is a place.
 _LOCATIVE_VERBS = frozenset("move emigrate immigrate travel relocate return live settle reside bear grow raise base "
@@ -315,9 +315,10 @@ def short_name(m: Mention, refs: Referents) -> Mention:
         if (len(parts) < 2 or word not in (parts[0], parts[-1]) or old.label in NUMERIC_LABELS
                 or any(p.lower() == "of" or any(ch.isdigit() for ch in p) for p in parts)):
             continue
-        if old.label not in ("PERSON", "ORG") and m.label not in ("PERSON", "ORG"):
+        person = old.label == "PERSON" or old.id in refs.state.gender  # "her" said it is a person
+        if not person and old.label != "ORG" and m.label not in ("PERSON", "ORG"):
             continue
-        if m.label in LOCATIONS and old.label != "PERSON":
+        if m.label in LOCATIONS and not person:
             continue  # a place may share a word with an organisation named after it; a surname rarely with a place
         seen.setdefault(old.id, old)
     if any(x.id == m.id for x in refs.state.history):
