@@ -112,3 +112,15 @@ def test_a_bad_option_value_exits_2(tmp_path):
                                  "--extractor", "magic"])
     assert result.exit_code == 2, result.output
     assert "magic" in result.stderr
+
+
+def test_a_job_whose_store_is_no_graph_file_is_refused_saying_what_it_holds(tmp_path):
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "a.txt").write_text(SENTENCE, encoding="utf-8")
+    (tmp_path / "graph.sqlite").write_bytes(PNG)
+    spec = tmp_path / "job.yaml"
+    spec.write_text("sources:\n  - folder: texts\nstore: graph.sqlite\n", encoding="utf-8")
+    result = runner.invoke(app, ["jobs", "run", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert "graph.sqlite: not a kgllm graph file (it holds a PNG image)" in result.stderr
+    assert (tmp_path / "graph.sqlite").read_bytes() == PNG
