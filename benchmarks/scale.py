@@ -212,9 +212,17 @@ def main() -> None:
     args = ap.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[dict[str, Any]]] = {}
+
+    def keep(kind: str, row: dict[str, Any]) -> None:  # written after every size: a long run keeps what it measured
+        results.setdefault(kind, []).append(row)
+        print(table({kind: [row]}).splitlines()[-1], flush=True)
+        if args.json:
+            args.json.write_text(json.dumps({"results": results, "ratios": ratios(results), "load": os.getloadavg()},
+                                            indent=1))
+
     if "sqlite" in args.stores:
-        results["sqlite"] = [sqlite_size(n, args.folder, args) for n in args.sizes]
-        print(table(results), flush=True)
+        for n in args.sizes:
+            keep("sqlite", sqlite_size(n, args.folder, args))
     if "neo4j" in args.stores:
         from kgllm.neo4j_server import Neo4jServer
 
@@ -222,7 +230,8 @@ def main() -> None:
         server.build()
         server.start()
         try:
-            results["neo4j"] = [neo4j_size(n, args.folder, args, server) for n in args.sizes]
+            for n in args.sizes:
+                keep("neo4j", neo4j_size(n, args.folder, args, server))
         finally:
             server.stop()
     load = os.getloadavg()
