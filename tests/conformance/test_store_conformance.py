@@ -820,6 +820,8 @@ def test_index_reads_agree_with_the_graph(two_curies):
     assert sorted(f.as_line() for f in between) == sorted(
         f.as_line() for f in facts if {f.subject, f.object} <= {"m. curie", "warsaw", "nobel prize"})
     assert sorted(store.get_entities(["warsaw", "m. curie", "nobody"])) == ["m. curie", "warsaw"]
+    assert sorted(f.as_line() for f in store.document_facts("d2")) == sorted(
+        (f.as_line() for f in facts if any(p.doc_id == "d2" for p in f.provenance)))
 
 
 def test_names_are_matched_by_their_tokens(curie):

@@ -341,6 +341,10 @@ class MemoryStore(LedgerMethods):
         eid = self._graph.resolve(entity_id)
         return self._graph.neighbors_page(eid, direction, sorted(set(relations)), offset, limit)
 
+    def document_facts(self, doc_id: str) -> list[Fact]:
+        """The facts carrying a provenance of ``doc_id``, by subject, object and id (an index lookup on a file)."""
+        return self._graph.doc_facts(doc_id)
+
     def search_names(self, words: Iterable[str], prefix: bool = True, any_word: bool = False,
                      limit: int = 100) -> list[tuple[Entity, int]]:
         """The ``limit`` best-connected entities with a name holding ``words`` (see :meth:`name_candidates`), with
