@@ -27,7 +27,7 @@ Examples
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from kgllm.types import Chunk, entity_id
@@ -147,11 +147,15 @@ class Mention:
     group: int = -1
     subject: bool = False
     anchor: int = -1
+    _id: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._id = entity_id(self.text)
 
     @property
     def id(self) -> str:
         """The raw entity id of the surface form."""
-        return entity_id(self.text)
+        return self._id
 
     def is_person(self) -> bool:
         """Whether the mention is a PERSON entity."""
