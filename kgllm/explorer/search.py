@@ -119,6 +119,8 @@ def search_store(store: GraphStore, text: str, limit: int = 20) -> list[tuple[En
     words = entity_id(text).split()
     if not words or limit < 1:
         return []
+    # a one-letter word start matches a large part of a big graph: leave it to the ranking when others narrow it
+    words = [w for w in words if len(w) > 1] or words
     search = getattr(store, "search_names")
     found = dict(search(words, prefix=True, any_word=False, limit=CANDIDATES))
     if len(found) < limit and len(words) > 1:
