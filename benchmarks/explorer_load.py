@@ -1,40 +1,34 @@
-"""Load test of the graph explorer (``kgllm serve``) on loopback: many concurrent clients, fixed time.
+"""Load test of the graph explorer (``kgllm serve``) on loopback with ``wrk``, a native load generator.
 
-Builds a generated graph of at least 100,000 facts (invented people, organisations and places, each fact
-with a source sentence; ``--kb`` adds facts of TSV knowledge bases), serves it with ``kgllm serve`` in a
-separate process, then runs two phases with the same number of concurrent clients (httpx, one event
-loop, keep-alive connections):
+Builds a generated SQLite graph file of at least 100,000 facts (invented people, organisations and
+places, each fact with a source sentence; ``--kb`` adds facts of TSV knowledge bases), serves it with
+``kgllm serve`` in a separate process, then loads it with ``wrk`` (``apt-get install wrk``), one endpoint
+at a time for ``--seconds`` each with ``--connections`` connections: ``/health`` first (no graph access:
+the baseline, in the same run), then entity search, neighbours, a read-only Cypher query pinned to one
+entity, and graph-only questions. ``--rounds`` repeats the sequence so that every endpoint meets the
+same load from other programs.
 
-1. baseline: ``GET /health`` (no graph access) for ``--baseline-seconds``;
-2. mixed: entity search, neighbours, read-only Cypher and graph-only questions (``/api/ask``) for
-   ``--seconds``.
+Prints requests/s and p50/p90/p99 latency per endpoint, each endpoint's throughput against ``/health``,
+and the number of errors (non-2xx answers and socket errors; the run exits 1 if there are any).
 
-The two phases alternate in ``--rounds`` slices, so that both meet the same load from other programs.
-
-Prints requests/s and p50/p95/p99 latency of both phases and per endpoint, the ratios mixed/baseline,
-and the number of errors (any non-200 answer or failed connection; the run exits 1 if there are any).
-
-    python benchmarks/explorer_load.py                     # 200 clients, 20 s, 100,000 facts
-    python benchmarks/explorer_load.py --clients 50 --seconds 5 --facts 20000
+    python benchmarks/explorer_load.py                              # 50 connections, 10 s, 100,000 facts
+    python benchmarks/explorer_load.py --connections 200 --seconds 5 --facts 20000
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
+import json
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
+from urllib.parse import quote
 
-import httpx
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from loadgen import Explorer, wrk  # noqa: E402
 
 from kgllm.loaders import read_kb_tsv  # noqa: E402
 from kgllm.stores.memory import MemoryStore  # noqa: E402
@@ -90,142 +84,64 @@ def generate(n_facts: int, seed: int = 7) -> tuple[GraphDelta, list[str]]:
 
 
 def build(path: Path, n_facts: int, kbs: list[Path]) -> tuple[list[str], dict]:
-    store = MemoryStore()
+    store = MemoryStore.open(path, create=True)
     delta, people = generate(n_facts)
     store.upsert(delta)
     for kb in kbs:
         store.upsert(read_kb_tsv(kb))
-    store.save(path)
-    return people, store.stats()
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-async def run_phase(url: str, clients: int, seconds: float, pick) -> dict:
-    latencies: dict[str, list[float]] = defaultdict(list)
-    errors: list[str] = []
-    stop = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
-        async def client(i: int) -> None:
-            rng = random.Random(i)
-            while time.monotonic() < stop:
-                kind, method, path, kwargs = pick(rng)
-                started = time.perf_counter()
-                try:
-                    r = await http.request(method, path, **kwargs)
-                    ok = r.status_code == 200
-                    if not ok:
-                        errors.append(f"{kind} {r.status_code} {r.text[:200]}")
-                except httpx.HTTPError as exc:
-                    ok = False
-                    errors.append(f"{kind} {type(exc).__name__}: {exc}")
-                if ok:
-                    latencies[kind].append(time.perf_counter() - started)
-
-        began = time.monotonic()
-        await asyncio.gather(*(client(i) for i in range(clients)))
-        elapsed = time.monotonic() - began
-    every = [x for v in latencies.values() for x in v]
-    return {"requests": len(every), "rps": len(every) / elapsed, "errors": errors, "elapsed": elapsed,
-            "all": every, "by_kind": dict(latencies)}
-
-
-def _empty() -> dict:
-    return {"all": [], "by_kind": defaultdict(list), "errors": [], "elapsed": 0.0}
-
-
-def _merge(total: dict, part: dict) -> None:
-    total["all"] += part["all"]
-    total["errors"] += part["errors"]
-    total["elapsed"] += part["elapsed"]
-    for kind, values in part["by_kind"].items():
-        total["by_kind"][kind] += values
-
-
-def _row(name: str, values: list[float], seconds: float) -> str:
-    return (f"{name:<12} {len(values):>8} {len(values) / seconds:>9.1f} {percentile(values, 50) * 1000:>9.1f}"
-            f" {percentile(values, 95) * 1000:>9.1f} {percentile(values, 99) * 1000:>9.1f}")
+    stats = store.stats()
+    store.close()
+    return people, stats
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clients", type=int, default=200)
-    ap.add_argument("--seconds", type=float, default=20.0, help="length of the mixed phase")
-    ap.add_argument("--baseline-seconds", type=float, default=10.0)
-    ap.add_argument("--rounds", type=int, default=4, help="baseline and mixed alternate this many times")
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=10.0, help="load per endpoint and round")
+    ap.add_argument("--rounds", type=int, default=1, help="times the endpoints are loaded in turn")
     ap.add_argument("--facts", type=int, default=100_000, help="generated facts (at least)")
     ap.add_argument("--kb", type=Path, nargs="*", default=[], help="TSV knowledge bases to add")
-    ap.add_argument("--mix", default="search=40,neighbours=35,cypher=15,ask=10",
-                    help="weights of the mixed phase")
+    ap.add_argument("--graph", type=Path, help="serve this graph file instead of a generated one")
     args = ap.parse_args()
-    weights = {k: float(v) for k, v in (item.split("=") for item in args.mix.split(","))}
 
     with tempfile.TemporaryDirectory() as tmp:
-        graph = Path(tmp) / "graph.json"
-        t0 = time.perf_counter()
-        people, stats = build(graph, args.facts, args.kb)
-        print(f"graph: {stats['facts']} facts, {stats['entities']} entities, built in {time.perf_counter() - t0:.1f} s")
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-        server = subprocess.Popen([sys.executable, "-m", "kgllm.cli", "serve", "--graph", str(graph), "--port", "0"],
-                                  stdout=subprocess.PIPE, env=env, text=True)
-        try:
-            assert server.stdout is not None
-            url = server.stdout.readline().strip().rstrip("/")
-            if not url.startswith("http"):
-                print("the server did not start", file=sys.stderr)
-                return 1
-            ids = [p.casefold() for p in people]
-
-            def pick(rng: random.Random):
-                kind = rng.choices(list(weights), weights=list(weights.values()))[0]
-                name = rng.choice(people)
-                if kind == "search":
-                    return kind, "GET", "/api/search", {"params": {"q": name.split()[rng.randrange(2)][:5]}}
-                if kind == "neighbours":
-                    return kind, "GET", "/api/neighbours", {"params": {"id": rng.choice(ids), "limit": 50}}
-                if kind == "cypher":
-                    return kind, "POST", "/api/query", {"json": {
-                        "cypher": "MATCH (a {id: $id})-[r]->(b) RETURN r.relation, b.name", "limit": 50,
-                        "params": {"id": rng.choice(ids)}}}
-                return kind, "POST", "/api/ask", {"json": {"question": f"Where was {name} born?"}}
-
-            ready = time.monotonic() + 600  # the server prepares the reasoner in the background: wait for it
-            while (code := httpx.post(f"{url}/api/ask", json={"question": f"Where was {people[0]} born?"},
-                                      timeout=300).status_code) != 200:
-                if code not in (408, 429) or time.monotonic() > ready:
-                    print(f"the reasoner did not get ready (HTTP {code})", file=sys.stderr)
-                    return 1
-            print(f"server ready in {time.perf_counter() - t0:.1f} s after the build began")
-            # The phases alternate in rounds, so both see the same machine (other load drifts over minutes).
-            base, mixed = _empty(), _empty()
+        graph = args.graph
+        rng = random.Random(3)
+        if graph is None:
+            graph = Path(tmp) / "graph.sqlite"
+            t0 = time.perf_counter()
+            people, stats = build(graph, args.facts, args.kb)
+            print(f"graph: {stats['facts']} facts, {stats['entities']} entities, built in "
+                  f"{time.perf_counter() - t0:.1f} s")
+        else:
+            people = [e.name for e, _ in MemoryStore.open(graph).top_degrees(200) if e.type == "PERSON"] or ["x y"]
+        sample = rng.sample(people, min(200, len(people)))
+        endpoints = {
+            "health": (["/health"], None),
+            "search": ([f"/api/search?q={quote(p.split()[rng.randrange(2)][:5])}" for p in sample], None),
+            "neighbours": ([f"/api/neighbours?id={quote(p.casefold())}&limit=50" for p in sample], None),
+            "cypher": (["/api/query"] * len(sample), [json.dumps({
+                "cypher": "MATCH (a {id: $id})-[r]->(b) RETURN r.relation, b.name", "limit": 50,
+                "params": {"id": p.casefold()}}) for p in sample]),
+            "ask": (["/api/ask"] * len(sample), [json.dumps({"question": f"Where was {p} born?"}) for p in sample]),
+        }
+        results: dict[str, list[dict]] = {k: [] for k in endpoints}
+        with Explorer(graph, warm=[f"Where was {sample[0]} born?"]) as url:
             for _ in range(args.rounds):
-                _merge(base, asyncio.run(run_phase(url, args.clients, args.baseline_seconds / args.rounds,
-                                                   lambda rng: ("health", "GET", "/health", {}))))
-                _merge(mixed, asyncio.run(run_phase(url, args.clients, args.seconds / args.rounds, pick)))
-            for phase in (base, mixed):
-                phase["rps"] = len(phase["all"]) / phase["elapsed"]
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    print(f"\n{args.clients} concurrent clients; baseline {base['elapsed']:.1f} s, mixed {mixed['elapsed']:.1f} s")
-    print(f"{'endpoint':<12} {'requests':>8} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9}")
-    print(_row("health", base["all"], base["elapsed"]))
-    print(_row("mixed", mixed["all"], mixed["elapsed"]))
-    for kind, values in sorted(mixed["by_kind"].items()):
-        print(_row(f"  {kind}", values, mixed["elapsed"]))
-    print(f"\nmixed / baseline: throughput {mixed['rps'] / base['rps']:.3f}x, "
-          f"p50 latency {percentile(mixed['all'], 50) / percentile(base['all'], 50):.1f}x, "
-          f"p99 latency {percentile(mixed['all'], 99) / percentile(base['all'], 99):.1f}x")
-    errors = base["errors"] + mixed["errors"]
-    print(f"errors: {len(errors)}")
-    for line in errors[:10]:
-        print("  " + line)
+                for name, (paths, bodies) in endpoints.items():
+                    results[name].append(wrk(url, paths, args.connections, args.seconds, bodies=bodies,
+                                             timeout_s=120))
+    print(f"\n{args.connections} connections (wrk), {args.seconds:g} s per endpoint and round, {args.rounds} round(s)")
+    print(f"{'endpoint':<12} {'requests':>9} {'req/s':>9} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'/health':>8}")
+    base = sum(r["requests_per_s"] for r in results["health"]) / args.rounds
+    errors = 0
+    for name, runs in results.items():
+        rps = sum(r["requests_per_s"] for r in runs) / len(runs)
+        p = {k: max(r[k] or 0 for r in runs) for k in ("p50_ms", "p90_ms", "p99_ms")}
+        errors += sum(r["errors"] for r in runs)
+        print(f"{name:<12} {sum(r['requests'] for r in runs):>9} {rps:>9.1f} {p['p50_ms']:>9.1f} {p['p90_ms']:>9.1f} "
+              f"{p['p99_ms']:>9.1f} {rps / base:>7.3f}x")
+    print(f"errors: {errors}")
     return 1 if errors else 0
 
 

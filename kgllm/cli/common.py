@@ -285,6 +285,8 @@ def open_llm(no_llm: bool, model: Optional[Path], llm_url: Optional[str], llm_na
     if llm_url:
         if model is not None:
             raise InputError("--model and --llm-url exclude each other (the server chooses its model)")
+        if not llm_url.startswith(("http://", "https://")):
+            raise InputError(f"--llm-url expects an http:// or https:// URL, got {llm_url!r}")
         llm = resolve_llm(llm_url, model=llm_name, api_key=llm_key, progress=progress)
     else:
         llm = LocalLM(model, progress=progress)

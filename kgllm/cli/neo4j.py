@@ -33,6 +33,8 @@ def neo4j_start(
     """Build the server the first time, start it in the background and print its Bolt URI."""
     from kgllm.neo4j_server import start_background
 
+    if password is not None and len(password) < 8:    # bad input (exit 2) before anything is built or started
+        raise typer.BadParameter("Neo4j passwords must have at least 8 characters", param_hint="--password")
     pid, uri = run(lambda: start_background(data, port=port, password=password))
     out.print(f"neo4j running (pid {pid}) at {uri}; data in {data}; stop with `kgllm neo4j stop --data {data}`",
               highlight=False, markup=False)

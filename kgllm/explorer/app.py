@@ -16,7 +16,7 @@ Examples
 >>> from kgllm.stores.memory import MemoryStore
 >>> app = create_app(MemoryStore())
 >>> sorted(r.path for r in app.routes if r.path.startswith("/api/"))[:3]
-['/api/ask', '/api/ask/stream', '/api/entity']
+['/api/ask', '/api/ask/stream', '/api/between']
 """
 
 from __future__ import annotations

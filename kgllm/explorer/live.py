@@ -119,7 +119,8 @@ class Snapshot:
         """``(entity, score, degree)`` of the entities whose names match ``text``, best first."""
         if self.index is not None:
             return [(e, s, self.index.degree(e.id)) for e, s in self.index.search(text, limit)]
-        if all(callable(getattr(self.store, m, None)) for m in ("name_candidates", "degrees", "get_entities")):
+        if all(callable(getattr(self.store, m, None)) for m in ("search_names", "match_names", "degrees",
+                                                                  "get_entities")):
             return list(search_store(self.store, text, limit))
         return [(e, None, None) for e in self.store.find_entities(text, limit=limit)]
 

@@ -7,12 +7,13 @@ time limit (``408`` past it).
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Literal
 
 import anyio
 from fastapi import FastAPI, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from kgllm.errors import NotFoundError
 from kgllm.explorer.ask import answer_view, stream_answer
@@ -22,6 +23,12 @@ from kgllm.explorer.models import AskRequest, ExplorerConfig, QueryRequest
 from kgllm.explorer.views import degree_histogram, entity_view, fact_view, path_view, provenance_view
 
 __all__ = ["add_routes"]
+
+
+def as_json(content: Any) -> Response:
+    """``content`` as a JSON response, serialized once (FastAPI's encoder walks every value again)."""
+    return Response(json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(),
+                    media_type="application/json")
 
 
 def _entity_id(what: str = "An entity id") -> Any:
@@ -36,18 +43,11 @@ def _entity(snap: Snapshot, entity_id: str) -> Any:
 
 
 def _names(snap: Snapshot, ids: set[str]) -> dict[str, dict[str, Any]]:
-    many = getattr(snap.store, "get_entities", None)
+    many, degrees = getattr(snap.store, "get_entities", None), getattr(snap.store, "degrees", None)
     found = many(ids) if callable(many) else {eid: e for eid in ids if (e := snap.store.get_entity(eid)) is not None}
-    return {eid: entity_view(found[eid], snap.degree(eid)) for eid in sorted(found)}
-
-
-def _takes_relation(store: Any) -> bool:
-    import inspect
-
-    try:
-        return "relation" in inspect.signature(store.neighbors).parameters
-    except (TypeError, ValueError):
-        return False
+    known = degrees(found) if snap.index is None and callable(degrees) else None
+    return {eid: entity_view(found[eid], known.get(eid, 0) if known is not None else snap.degree(eid))
+            for eid in sorted(found)}
 
 
 def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  # noqa: C901 (one route each)
@@ -56,15 +56,17 @@ def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  
     asks = anyio.CapacityLimiter(config.ask_concurrency)
     limit = config.request_timeout
 
-    @app.get("/api/search", tags=["graph"], summary="Entities whose names or aliases match, best first.")
+    @app.get("/api/search", response_model=dict[str, Any],
+             tags=["graph"], summary="Entities whose names or aliases match, best first.")
     async def search(q: str = Query(min_length=1, max_length=200, description="Words of a name or alias."),
-                     limit_: int = Query(20, alias="limit", ge=1, le=100)) -> dict[str, Any]:
+                     limit_: int = Query(20, alias="limit", ge=1, le=100)) -> Response:
         def work() -> list[dict[str, Any]]:
             return [entity_view(e, degree, score) for e, score, degree in live.snapshot().search(q, limit_)]
-        return {"query": q, "results": await in_thread(work, limit, "search")}
+        return as_json({"query": q, "results": await in_thread(work, limit, "search")})
 
-    @app.get("/api/entity", tags=["graph"], summary="One entity: names, type, degree, relations around it.")
-    async def entity(id: str = _entity_id()) -> dict[str, Any]:
+    @app.get("/api/entity", response_model=dict[str, Any],
+             tags=["graph"], summary="One entity: names, type, degree, relations around it.")
+    async def entity(id: str = _entity_id()) -> Response:
         def work() -> dict[str, Any]:
             snap = live.snapshot()
             e = _entity(snap, id)
@@ -75,37 +77,41 @@ def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  
                 side = out_rel if f.subject == e.id else in_rel
                 side[f.relation] = side.get(f.relation, 0) + 1
             return {**entity_view(e, len(facts)), "relations": {"out": out_rel, "in": in_rel}}
-        return await in_thread(work, limit, "entity")
+        return as_json(await in_thread(work, limit, "entity"))
 
-    @app.get("/api/neighbours", tags=["graph"], summary="Facts around an entity, filtered and paged.")
+    @app.get("/api/neighbours", response_model=dict[str, Any],
+             tags=["graph"], summary="Facts around an entity, filtered and paged.")
     async def neighbours(id: str = _entity_id(),
                          relation: list[str] = Query([], max_length=50, description="Only these relations."),
                          direction: Literal["out", "in", "both"] = Query("both"),
                          limit_: int = Query(50, alias="limit", ge=1, le=500),
-                         offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
+                         offset: int = Query(0, ge=0, le=1_000_000)) -> Response:
         def work() -> dict[str, Any]:
             snap = live.snapshot()
             e = _entity(snap, id)
-            if len(set(relation)) == 1 and _takes_relation(snap.store):  # read only that relation's facts
-                facts = snap.store.neighbors(e.id, direction, relation=relation[0])  # type: ignore[call-arg]
+            paged = getattr(snap.store, "neighbors_page", None)
+            if callable(paged):  # the store reads only the page
+                total, page = paged(e.id, direction, relation, offset, limit_)
             else:
                 facts = snap.store.neighbors(e.id, direction)
-            if relation:
-                wanted = set(relation)
-                facts = [f for f in facts if f.relation in wanted]
-            facts.sort(key=lambda f: (f.relation, f.subject, f.object))
-            page = facts[offset:offset + limit_]
+                if relation:
+                    wanted = set(relation)
+                    facts = [f for f in facts if f.relation in wanted]
+                facts.sort(key=lambda f: (f.relation, f.subject, f.object))
+                total, page = len(facts), facts[offset:offset + limit_]
             ends = {x for f in page for x in (f.subject, f.object)} | {e.id}
-            nxt = offset + limit_ if offset + limit_ < len(facts) else None
-            return {"entity": entity_view(e, snap.degree(e.id)), "total": len(facts), "offset": offset,
+            nxt = offset + limit_ if offset + limit_ < total else None
+            names = _names(snap, ends)
+            return {"entity": names.get(e.id) or entity_view(e, snap.degree(e.id)), "total": total, "offset": offset,
                     "limit": limit_, "next_offset": nxt, "facts": [fact_view(f) for f in page],
-                    "entities": _names(snap, ends)}
-        return await in_thread(work, limit, "neighbours")
+                    "entities": names}
+        return as_json(await in_thread(work, limit, "neighbours"))
 
-    @app.get("/api/between", tags=["graph"], summary="The facts between entities (both ends among the ids given).")
+    @app.get("/api/between", response_model=dict[str, Any],
+             tags=["graph"], summary="The facts between entities (both ends among the ids given).")
     async def between(id: list[str] = Query(..., min_length=1, max_length=200,
                                             description="Entity ids (as /api/search returns them).")
-                      ) -> dict[str, Any]:
+                      ) -> Response:
         def work() -> dict[str, Any]:
             snap = live.snapshot()
             ids = set(id)
@@ -117,12 +123,13 @@ def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  
             facts = facts[:config.max_subgraph_facts]
             return {"facts": [fact_view(f) for f in facts],
                     "entities": _names(snap, {x for f in facts for x in (f.subject, f.object)})}
-        return await in_thread(work, limit, "between")
+        return as_json(await in_thread(work, limit, "between"))
 
-    @app.get("/api/paths", tags=["graph"], summary="Simple paths between two entities, shortest first.")
+    @app.get("/api/paths", response_model=dict[str, Any],
+             tags=["graph"], summary="Simple paths between two entities, shortest first.")
     async def paths(source: str = _entity_id("The first entity's id"),
                     target: str = _entity_id("The other entity's id"), max_hops: int = Query(3, ge=1, le=4),
-                    limit_: int = Query(10, alias="limit", ge=1, le=50)) -> dict[str, Any]:
+                    limit_: int = Query(10, alias="limit", ge=1, le=50)) -> Response:
         def work() -> dict[str, Any]:
             snap = live.snapshot()
             a, b = _entity(snap, source), _entity(snap, target)
@@ -130,11 +137,12 @@ def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  
             ends = {x for p in found for x in p.entities} | {a.id, b.id}
             return {"source": a.id, "target": b.id, "paths": [path_view(p) for p in found],
                     "entities": _names(snap, ends)}
-        return await in_thread(work, limit, "paths")
+        return as_json(await in_thread(work, limit, "paths"))
 
-    @app.get("/api/stats", tags=["graph"], summary="Counts, relation histogram, degree distribution.")
+    @app.get("/api/stats", response_model=dict[str, Any],
+             tags=["graph"], summary="Counts, relation histogram, degree distribution.")
     async def stats(top: int = Query(10, ge=0, le=100, description="How many of the best-connected entities.")
-                    ) -> dict[str, Any]:
+                    ) -> Response:
         def work() -> dict[str, Any]:
             snap = live.snapshot()
             derived = snap.stats
@@ -142,11 +150,12 @@ def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  
                     "relations": [{"relation": r, "facts": n} for r, n in derived.relations.most_common()],
                     "degrees": degree_histogram(derived.degree_counts),
                     "top_entities": [entity_view(e, d) for e, d in derived.hubs[:top]]}
-        return await in_thread(work, max(limit, config.query_timeout), "stats")
+        return as_json(await in_thread(work, max(limit, config.query_timeout), "stats"))
 
-    @app.get("/api/facts/{fact_id}", tags=["graph"],
+    @app.get("/api/facts/{fact_id}", response_model=dict[str, Any],
+             tags=["graph"],
              summary="One fact with its sources: document, sentence, span, highlighted names.")
-    async def fact(fact_id: str) -> dict[str, Any]:
+    async def fact(fact_id: str) -> Response:
         def work() -> dict[str, Any]:
             snap = live.snapshot()
             f = snap.store.get_fact(fact_id) if len(fact_id) <= 64 else None
@@ -155,10 +164,11 @@ def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  
             ends = [snap.store.get_entity(f.subject), snap.store.get_entity(f.object)]
             return {**fact_view(f), "provenance": [provenance_view(p, ends) for p in f.provenance],
                     "entities": {e.id: entity_view(e) for e in ends if e is not None}}
-        return await in_thread(work, limit, "fact")
+        return as_json(await in_thread(work, limit, "fact"))
 
-    @app.post("/api/query", tags=["query"], summary="Run one read-only Cypher query (writes are refused).")
-    async def query(body: QueryRequest) -> dict[str, Any]:
+    @app.post("/api/query", response_model=dict[str, Any],
+             tags=["query"], summary="Run one read-only Cypher query (writes are refused).")
+    async def query(body: QueryRequest) -> Response:
         rows_max = min(body.limit, config.max_rows)
 
         def work() -> dict[str, Any]:
@@ -167,14 +177,15 @@ def add_routes(app: FastAPI, live: LiveGraph, config: ExplorerConfig) -> None:  
             columns = list(dict.fromkeys(k for row in rows for k in row))
             return {"columns": columns, "rows": rows[:rows_max], "truncated": len(rows) > rows_max,
                     "elapsed_ms": round((time.perf_counter() - started) * 1000, 2)}
-        return await in_thread(work, config.query_timeout, "the Cypher query", queries, config.queue_timeout)
+        return as_json(await in_thread(work, config.query_timeout, "the Cypher query", queries, config.queue_timeout))
 
-    @app.post("/api/ask", tags=["ask"], summary="Answer a question from the graph: answer, cited facts, subgraph.")
-    async def ask(body: AskRequest) -> dict[str, Any]:
+    @app.post("/api/ask", response_model=dict[str, Any],
+             tags=["ask"], summary="Answer a question from the graph: answer, cited facts, subgraph.")
+    async def ask(body: AskRequest) -> Response:
         def work() -> dict[str, Any]:
             snap = live.snapshot()
             return answer_view(snap.ask(body.question), config.max_subgraph_facts)
-        return await in_thread(work, config.ask_timeout, "the question", asks, config.queue_timeout)
+        return as_json(await in_thread(work, config.ask_timeout, "the question", asks, config.queue_timeout))
 
     @app.post("/api/ask/stream", tags=["ask"], response_class=StreamingResponse,
               summary="Like /api/ask, as server-sent events: 'token' pieces, then 'answer' (or 'error').")

@@ -29,7 +29,7 @@ from typing import Iterable, Mapping
 from kgllm.stores.base import GraphStore
 from kgllm.types import Entity, entity_id
 
-CANDIDATES = 300
+CANDIDATES = 100
 """Entities a store-backed search ranks at most per pass (the best-connected of those that match)."""
 
 __all__ = ["SearchIndex", "search_store"]
@@ -110,21 +110,25 @@ def search_store(store: GraphStore, text: str, limit: int = 20) -> list[tuple[En
     """:meth:`SearchIndex.search` over a store's name index: ``(entity, score, degree)``, best first.
 
     The candidates are the best-connected entities with a name word starting with every query word
-    (the store's ``name_candidates``; then with any query word when that gives fewer than ``limit``),
-    plus the entities the whole query names; they are ranked as :class:`SearchIndex` ranks. Reads a
-    few hundred rows at most, whatever the size of the graph.
+    (the store's ``search_names``; then with any query word when that gives fewer than ``limit``), plus
+    the entities the whole query names (``match_names``); they are ranked as :class:`SearchIndex` ranks.
+    A few queries of at most :data:`CANDIDATES` rows, whatever the size of the graph.
     """
-    key = entity_id(text)
-    words = key.split()
+    from kgllm.stores.names import token_key
+
+    words = entity_id(text).split()
     if not words or limit < 1:
         return []
-    candidates = getattr(store, "name_candidates")
-    found: dict[str, None] = dict.fromkeys(eid for eid, _ in candidates(words, prefix=True, any_word=False,
-                                                                        limit=CANDIDATES))
+    # a one-letter word start matches a large part of a big graph: leave it to the ranking when others narrow it
+    words = [w for w in words if len(w) > 1] or words
+    search = getattr(store, "search_names")
+    found = dict(search(words, prefix=True, any_word=False, limit=CANDIDATES))
     if len(found) < limit and len(words) > 1:
-        found.update(dict.fromkeys(eid for eid, _ in candidates(words, prefix=True, limit=CANDIDATES)))
-    found.update(dict.fromkeys(e.id for e in store.find_entities(text, limit=3)))
-    degrees = store.degrees(found)  # type: ignore[attr-defined]
-    entities = store.get_entities(found)  # type: ignore[attr-defined]
-    index = SearchIndex([entities[eid] for eid in found if eid in entities], degrees)
+        found.update(search(words, prefix=True, any_word=True, limit=CANDIDATES))
+    named = [eid for eid in store.match_names([token_key(text)]).get(token_key(text), {})  # type: ignore[attr-defined]
+             if eid not in {e.id for e in found}]
+    if named:
+        degrees = store.degrees(named)  # type: ignore[attr-defined]
+        found.update((e, degrees.get(e.id, 0)) for e in store.get_entities(named).values())  # type: ignore
+    index = SearchIndex(list(found), {e.id: d for e, d in found.items()})
     return [(e, score, index.degree(e.id)) for e, score in index.search(text, limit)]

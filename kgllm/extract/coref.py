@@ -25,7 +25,7 @@ Noun phrases
     A common noun followed by a named apposition stands for the name ("his
     sister Ines" -> Ines), and a generic place noun with ``of`` for the place
     ("the town of Kvarnvik" -> Kvarnvik). Definite descriptions ("the company"),
-    surnames or first names alone ("Lenz") and "there" are resolved by
+    surnames or first names alone ("Ostby") and "there" are resolved by
     :mod:`kgllm.extract.descriptions`.
 
 Clause subjects (:meth:`Referents.subjects`) are here too: both the antecedent

@@ -1,14 +1,14 @@
 """What a text says its entities are, and the noun phrases that refer back to them.
 
 A document calls a named entity by other words after its name: a definite description
-("the company", "the line", "the village"), a surname or first name alone ("Lenz" after
-"Marta Lenz"), the locative pro-form "there". This module decides which entity such a word
+("the company", "the line", "the village"), a surname or first name alone ("Ostby" after
+"Hedda Ostby"), the locative pro-form "there". This module decides which entity such a word
 stands for, from three things the text itself gives:
 
 Descriptions (:class:`Descriptions`)
-    The nouns a document uses for an entity: the head word of its name ("Feldmark *Railway*"),
-    predicate nouns ("X is a narrow-gauge *line*"), appositions ("X, a *maker* of ...",
-    "the *village* of X"), and title nouns before a name ("the *bookseller* Irma Tannhof").
+    The nouns a document uses for an entity: the head word of its name ("Harrow *Tramway*"),
+    predicate nouns ("X is a single-track *line*"), appositions ("X, a *maker* of ...",
+    "the *village* of X"), and title nouns before a name ("the *locksmith* Ivo Brandt").
 Kinds
     General English nouns that name a kind of entity fit an entity of the matching NER type:
     an organisation noun (company, firm, group, publisher ...) an ``ORG``, a place noun
@@ -100,7 +100,7 @@ _GENERIC = frozenset("company firm business group organisation organization corp
                      "developer builder insurer conglomerate subsidiary venture outfit employer carrier airline "
                      "place area building structure".split())
 _KIND_LABELS = {"org": {"ORG", "NORP"}, "place": LOCATIONS, "person": {"PERSON"},
-                "thing": {"FAC", "PRODUCT", "WORK_OF_ART", "LAW", "EVENT", "ORG", "LANGUAGE"}}
+                "thing": {"FAC", "PRODUCT", "WORK_OF_ART", "LAW", "EVENT", "LANGUAGE"}}
 _DEFINITE = {"the", "this", "that"}
 # Verbs whose "in"/"to" object is a place.
 _LOCATIVE_VERBS = frozenset("move emigrate immigrate travel relocate return live settle reside bear grow raise base "
@@ -168,7 +168,7 @@ def learn_descriptions(refs: Referents) -> None:
     for tok in doc:
         if (tok.dep_ == "pobj" and tok.head.lower_ in ("in", "to", "into", "near") and
                 tok.head.head.lemma_.lower() in _LOCATIVE_VERBS and (tok.pos_ == "PROPN" or tok.i in refs.mentions.ent_of)):
-            m = refs.mentions.mention(tok)  # "moved to Bristol", "was born in Graz": a place
+            m = refs.mentions.mention(tok)  # "moved to Tromso", "was born in Brno": a place
             if m is not None and m.label not in NUMERIC_LABELS:
                 book.add(m, "place")
         if tok.pos_ != "NOUN" or tok.i in refs.mentions.ent_of:
@@ -197,7 +197,7 @@ def _described_name(noun: Token, refs: Referents) -> list[Mention]:
         return names(noun.head)
     out = [m for c in noun.children if c.dep_ == "appos" for m in names(c)]
     if noun.dep_ == "compound" and noun.text.islower():
-        out += names(noun.head)  # "the bookseller Irma Tannhof"
+        out += names(noun.head)  # "the locksmith Ivo Brandt"
     if kind_of_noun(noun.lemma_) == "place":
         out += [m for p in noun.children if p.dep_ == "prep" and p.lower_ == "of"
                 for o in p.children if o.dep_ == "pobj" for m in names(o)]
@@ -219,7 +219,7 @@ def _is_definite(tok: Token) -> bool:
         if c.dep_ == "compound" and (c.pos_ == "PROPN" or c.ent_type_):
             return False  # "the Mill Lane stadium": a name
         if c.dep_ in ("amod", "compound") and c.text[:1].isupper() and c.ent_type_ != "NORP" and not c.is_sent_start:
-            return False  # "the Populous company": a name, not a description of something named before
+            return False  # "the Corvane company": a name, not a description of something named before
     return True
 
 
@@ -300,7 +300,7 @@ def _here(m: Mention, tok: Token, refs: Referents) -> Mention:
 
 
 def short_name(m: Mention, refs: Referents) -> Mention:
-    """A one-word second mention of a longer name of the same document ("Lenz" -> "Marta Lenz"), or ``m``.
+    """A one-word second mention of a longer name of the same document ("Ostby" -> "Hedda Ostby"), or ``m``.
 
     The long name is a PERSON (or, for an ``ORG``, an organisation) whose first or last word is the short
     name, without "of" or digits; when several fit, the topic, else none.
@@ -315,9 +315,10 @@ def short_name(m: Mention, refs: Referents) -> Mention:
         if (len(parts) < 2 or word not in (parts[0], parts[-1]) or old.label in NUMERIC_LABELS
                 or any(p.lower() == "of" or any(ch.isdigit() for ch in p) for p in parts)):
             continue
-        if old.label not in ("PERSON", "ORG") and m.label not in ("PERSON", "ORG"):
+        person = old.label == "PERSON" or old.id in refs.state.gender  # "her" said it is a person
+        if not person and old.label != "ORG" and m.label not in ("PERSON", "ORG"):
             continue
-        if m.label in LOCATIONS and old.label != "PERSON":
+        if m.label in LOCATIONS and not person:
             continue  # a place may share a word with an organisation named after it; a surname rarely with a place
         seen.setdefault(old.id, old)
     if any(x.id == m.id for x in refs.state.history):

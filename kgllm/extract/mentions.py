@@ -27,7 +27,7 @@ Examples
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from kgllm.types import Chunk, entity_id
@@ -72,7 +72,7 @@ _RIGHT_MODS = {"compound", "flat", "nummod"}
 def is_duration(text: str) -> bool:
     """Whether a date expression is a length of time, not a point in time.
 
-    >>> is_duration("twelve years"), is_duration("about 41 days"), is_duration("that year"), is_duration("1990")
+    >>> is_duration("nine years"), is_duration("about 41 days"), is_duration("that year"), is_duration("1990")
     (True, True, False, False)
     """
     return bool(_DURATION.fullmatch(text.strip()))
@@ -82,7 +82,7 @@ def value_label(tok: Token, text: str, ent_label: str) -> str:
     """The label of a value headed by ``tok`` (surface ``text``, overlapping entity label ``ent_label``), or ``""``.
 
     A duration is a ``QUANTITY`` (never a date), a number with a unit a ``QUANTITY``, with a currency
-    ``MONEY``, a counted noun ("about 900 people") a ``CARDINAL``.
+    ``MONEY``, a counted noun ("about 350 families") a ``CARDINAL``.
     """
     lemma = tok.lemma_.lower()
     numbers = [c for c in tok.lefts if c.dep_ in ("nummod", "quantmod") and c.like_num
@@ -147,11 +147,15 @@ class Mention:
     group: int = -1
     subject: bool = False
     anchor: int = -1
+    _id: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._id = entity_id(self.text)
 
     @property
     def id(self) -> str:
         """The raw entity id of the surface form."""
-        return entity_id(self.text)
+        return self._id
 
     def is_person(self) -> bool:
         """Whether the mention is a PERSON entity."""

@@ -9,7 +9,7 @@ facts found so far (:meth:`NounPatterns.emit` normalises their relation names wi
   ``(X, be_P, Y)`` ("a chemist from Lima" -> ``be_from``), ``of`` a relational noun
   ("the capital of Y" -> ``capital_of``; an agent noun becomes its verb: "the founder of Y" -> ``found``);
 * titles before a name ("the striker Tomas Vane" -> ``is_a striker``), place-based modifiers
-  ("the Vienna-based group K" -> ``(K, based_in, Vienna)``);
+  ("the Bergen-based group K" -> ``(K, based_in, Bergen)``);
 * brackets after a name: life dates "(1901-1977)" -> ``born_date``, ``died_date``;
 * possessives ("Y's R X", "his R X", "X, Y's R", "The R of Y is X") -> ``(Y, R, X)``.
 """
@@ -109,7 +109,7 @@ class NounPatterns:
 
     def _kind(self, subj: list[Mention], noun, s_tok=None) -> None:
         """(X, is_a, N) for a noun saying what X is; its nationality adjective gives (X, nationality, NORP) and a
-        place-based participle (X, based_in, place) ("the Vienna-based group")."""
+        place-based participle (X, based_in, place) ("the Bergen-based group")."""
         m = self.mentions.mention(noun)
         if m is None or m.label in NUMERIC_LABELS or {noun.lower_, m.text.split()[0].lower()} & _NOT_KINDS:
             return
@@ -125,7 +125,7 @@ class NounPatterns:
             self.emit(subj, "is_a", [Mention("".join(words).strip(), "", m.start, m.end, noun.i, m.sent)], conf)
         for c in norp:
             self.emit(subj, "nationality", [Mention(c.text, "NORP", c.i, c.i + 1, c.i, m.sent)], conf)
-        for c, t in based:  # "the Vienna-based group": based in Vienna
+        for c, t in based:  # "the Bergen-based group": based in Bergen
             self.emit(subj, relation_name(c.lower_, "in"), self.refs.refer(t), conf)
 
     def _values_of(self, noun) -> list[Mention]:
@@ -203,7 +203,7 @@ class NounPatterns:
                     self._predicate_noun(head, subj, appos)
         elif (not named_head and head.pos_ == "NOUN" and not any(c.dep_ == "poss" for c in head.children)
               and (appos.pos_ == "PROPN" or appos.i in self.ent_of)):
-            self._title(head, appos)  # "the regional operator Alpenbahn Nord"
+            self._title(head, appos)  # "the coastal ferry operator Brisa Norte"
 
     def _title(self, noun, name) -> None:
         """A common noun naming what the name after it is: "the striker Tomas Vane" -> is_a striker."""
@@ -214,7 +214,7 @@ class NounPatterns:
             self._kind(subj, noun)
 
     def _compound_title(self, tok) -> None:
-        """The title inside a name's own phrase: "the bookseller Irma Tannhof" (a compound of the name)."""
+        """The title inside a name's own phrase: "the locksmith Ivo Brandt" (a compound of the name)."""
         if tok.dep_ != "compound" or tok.pos_ != "NOUN" or not tok.text.islower():
             return
         name = tok.head

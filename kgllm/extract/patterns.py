@@ -6,11 +6,11 @@ Relation names (snake_case phrases of the sentence's words, :mod:`kgllm.extract.
       ``by`` agent is read actively, subject and object swapped: "X was founded by Y" ->
       ``(Y, found, X)``; a passive without one keeps its participle: "was born in" -> ``born_in``;
     * a common-noun object with a named prepositional object joins the relation: "runs a bakery
-      in Oberau" -> ``(X, run_bakery_in, Oberau)`` (next to ``(X, run, bakery)``);
+      in Lisvik" -> ``(X, keep_pharmacy_in, Lisvik)`` (next to ``(X, keep, pharmacy)``);
     * dates, durations and prices qualify the event they belong to (:mod:`kgllm.extract.values`):
       ``(X, founded_date, 1990)`` for "X was founded in 1990" and for "In 1990 A founded X" (the
       date of a verb of creating or changing hands goes to what it acts on, otherwise to the
-      subject); "worked for twelve years" -> ``(A, work_duration, twelve years)``; a relative date
+      subject); "worked for nine years" -> ``(A, work_duration, nine years)``; a relative date
       ("two years later") becomes a year when one was stated before it in its paragraph;
     * a predicate noun with ``of`` keeps both: "X is the capital of Y" and the apposition
       "X, the capital of Y," -> ``(X, capital_of, Y)``; an agent noun becomes its verb ("Y is the
@@ -31,8 +31,8 @@ copulas (``be``, ``become``, ``remain``) with nominal, adjectival and prepositio
 appositions, titles, brackets, possessives, relative clauses ("X, who was born in Y,"),
 participle modifiers ("a tool made of Y"), "there" for the place last named, subjects shared by
 coordinated verbs and one fact per conjunct of subjects and objects. Negated verbs give no
-fact; a value ("about 900 people") is never a subject ("About 900 people live in X" -> ``(X,
-people_live_in, about 900 people)``). Arguments are what :class:`~kgllm.extract.coref.Referents`
+fact; a value ("about 350 families") is never a subject ("About 350 families live in X" -> ``(X,
+family_live_in, about 350 families)``). Arguments are what :class:`~kgllm.extract.coref.Referents`
 says the tokens stand for.
 
 Examples
@@ -104,7 +104,7 @@ class SentencePatterns(NounPatterns):
         particles = [c.lower_ for c in verb.children if c.dep_ == "prt"]
         word = verb.lower_ if passive else lemma
         used = {i for t in times for i in t.tokens}
-        # "born on 2 May 1961 in Graz": a place the parser hung on the date belongs to the verb
+        # "born on 14 June 1953 in Brno": a place the parser hung on the date belongs to the verb
         inner = [p for t in times for i in sorted(t.tokens) for p in self.doc[i].children
                  if p.dep_ == "prep" and p.i not in used]
         agents = [m for a in verb.children if a.dep_ == "agent" and passive and lemma not in _NAMING for p in a.children
@@ -162,7 +162,7 @@ class SentencePatterns(NounPatterns):
                 self.emit(target, date_relation(base, t.prep), [t.value], self._conf(0.8, s_tok))
 
     def _counted_subject(self, verb, s_tok, subj, particles) -> None:
-        """"About 900 people live in X" -> (X, people_live_in, about 900 people): a value is never a subject."""
+        """"About 350 families live in X" -> (X, family_live_in, about 350 families): a value is never a subject."""
         for child in verb.children:
             if child.dep_ == "prep":
                 places = [m for p in child.children if p.dep_ == "pobj" for m in self._named(self.refs.refer_all(p))]
@@ -187,7 +187,7 @@ class SentencePatterns(NounPatterns):
                         return
             own = self.refs.refer(dobj)
             if own and own[0].head == dobj.i and own[0].label not in NUMERIC_LABELS:
-                for prep in dobj.children:  # "runs a bakery in Oberau" -> run_bakery_in Oberau
+                for prep in dobj.children:  # "keeps a pharmacy in Lisvik" -> keep_pharmacy_in Lisvik
                     if prep.dep_ == "prep" and prep.lower_ != "of":
                         places = [m for p in prep.children if p.dep_ == "pobj"
                                   for m in self._named(self.refs.refer_all(p))]

@@ -8,8 +8,8 @@ stand for (:mod:`kgllm.extract.coref`), resolved with the mentions of the docume
 far. :func:`read_sentences` runs that loop once; with ``referents=True`` each
 :class:`SentenceReading` also keeps, for every token that refers to something, the
 mentions it stands for, computed before the next sentence is read (so a pronoun
-never points forward): a name itself (a surname alone as the full name, "Lenz" ->
-"Marta Lenz"), a pronoun's or possessive determiner's antecedent, a definite
+never points forward): a name itself (a surname alone as the full name, "Ostby" ->
+"Hedda Ostby"), a pronoun's or possessive determiner's antecedent, a definite
 description's referent ("the company" -> the company named before), "there" -> the
 place, a relative pronoun -> the noun (or name) its clause is about. A description
 of an entity that nothing fits refers to nothing (no entry). Paragraph indices

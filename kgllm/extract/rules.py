@@ -9,7 +9,7 @@ general English patterns (no per-dataset rules):
 1. :mod:`kgllm.extract.mentions` -- the entity mentions (whole names, not head words)
    and values (dates, durations, quantities, money, counts);
 2. :mod:`kgllm.extract.coref` and :mod:`kgllm.extract.descriptions` -- what pronouns,
-   definite descriptions ("the company"), short names ("Lenz") and "there" stand for,
+   definite descriptions ("the company"), short names ("Ostby") and "there" stand for,
    from the mentions of the document so far and what the text said each entity is;
 3. :mod:`kgllm.extract.patterns` and :mod:`kgllm.extract.nominal` -- facts read off the
    dependency tree, named by :mod:`kgllm.extract.relnames`, with dates and relative

@@ -4,13 +4,13 @@ A value is never an entity of its own: it is the object of a fact, typed with a 
 (:data:`~kgllm.extract.mentions.NUMERIC_LABELS`), and a fact's subject is never a value.
 
 Labels
-    ``DATE`` for a date or year ("2 May 1961", "March 2019", "1994"); ``QUANTITY`` for a
-    duration ("twelve years": a length of time, never a date) and a number with a unit
+    ``DATE`` for a date or year ("14 June 1953", "March 2017", "1988"); ``QUANTITY`` for a
+    duration ("nine years": a length of time, never a date) and a number with a unit
     ("23 kilometres", "11 tonnes"); ``MONEY`` for an amount with a currency ("85 million
-    euros"); ``CARDINAL`` for a count of things ("about 900 people").
+    euros"); ``CARDINAL`` for a count of things ("about 350 families").
 Time expressions (:func:`time_modifiers`)
     The dates and durations that qualify a verb: a date entity under it ("in 1990",
-    "Since 2005", "(born 2 May 1961)") with its preposition, or a duration ("for twelve
+    "Since 2003", "(born 14 June 1953)") with its preposition, or a duration ("for nine
     years", "lasted 41 days").
 Relative dates (:func:`relative_year`)
     "two years later", "four years earlier", "the following year", "a decade later", "later
@@ -162,7 +162,7 @@ def time_modifiers(verb: Token, refs: Referents) -> list[TimeExpr]:
                 if span is not None:
                     add(span, child)
         if child.dep_ in ("npadvmod", "advmod", "tmod", "dobj", "nummod", "prep", "appos") or child.like_num:
-            span = _date_span(child, refs)  # "(born 2 May 1961)", "two years later", "lasted 41 days"
+            span = _date_span(child, refs)  # "(born 14 June 1953)", "two years later", "lasted 41 days"
             if span is not None and (child.dep_ != "dobj" or is_duration(span.text)):
                 add(span, None)
     if verb.dep_ == "relcl" and verb.head.dep_ == "ROOT":  # "The following year it moved": the date heads it

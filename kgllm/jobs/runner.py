@@ -89,8 +89,11 @@ class Job:
             return
         settings = self.spec.store
         if settings.path is not None:
+            from kgllm.stores.detect import check_graph_file
             from kgllm.stores.memory import MemoryStore
 
+            if settings.path.is_file() and settings.path.stat().st_size:
+                check_graph_file(settings.path)   # any other file is refused, saying what it holds
             settings.path.parent.mkdir(parents=True, exist_ok=True)
             store = MemoryStore.open(settings.path, create=True)
         else:

@@ -794,3 +794,57 @@ def test_is_a_ledger_store(store):
     from kgllm.stores.base import LedgerStore
 
     assert isinstance(store, LedgerStore)
+
+
+# ------------------------------------------------------------------ index reads (issue 18)
+def test_index_reads_agree_with_the_graph(two_curies):
+    store = two_curies
+    facts = list(store.facts())
+    degree: dict[str, int] = {}
+    for f in facts:
+        degree[f.subject] = degree.get(f.subject, 0) + 1
+        degree[f.object] = degree.get(f.object, 0) + 1
+    relations: dict[str, int] = {}
+    for f in facts:
+        relations[f.relation] = relations.get(f.relation, 0) + 1
+    assert store.relations() == dict(sorted(relations.items()))
+    assert {e.id: store.degree(e.id) for e in store.entities()} == {e.id: degree.get(e.id, 0) for e in store.entities()}
+    assert store.degree("no such entity") == 0 and store.degrees(["warsaw", "nobody"]) == {"warsaw": degree["warsaw"]}
+    top = store.top_degrees(2)
+    assert [(e.id, d) for e, d in top] == sorted(degree.items(), key=lambda x: (-x[1], x[0]))[:2]
+    counts: dict[int, int] = {}
+    for e in store.entities():
+        counts[degree.get(e.id, 0)] = counts.get(degree.get(e.id, 0), 0) + 1
+    assert store.degree_counts() == counts
+    between = store.facts_between(["m. curie", "warsaw", "nobel prize"])
+    assert sorted(f.as_line() for f in between) == sorted(
+        f.as_line() for f in facts if {f.subject, f.object} <= {"m. curie", "warsaw", "nobel prize"})
+    assert sorted(store.get_entities(["warsaw", "m. curie", "nobody"])) == ["m. curie", "warsaw"]
+    assert sorted(f.as_line() for f in store.document_facts("d2")) == sorted(
+        (f.as_line() for f in facts if any(p.doc_id == "d2" for p in f.provenance)))
+
+
+def test_names_are_matched_by_their_tokens(curie):
+    found = curie.match_names(["marie curie", "curie", "maria sklodowska", "warsaw", "nobody here", ""])
+    assert found["marie curie"] == {"marie curie": "exact"} and found["warsaw"] == {"warsaw": "exact"}
+    assert found["maria sklodowska"] == {"marie curie": "alias"}
+    assert "nobody here" not in found and "" not in found
+    names = {eid for eid, _ in curie.name_candidates(["cur"], prefix=True)}
+    assert {"marie curie", "pierre curie"} <= names
+    both = {eid for eid, _ in curie.name_candidates(["marie", "cur"], prefix=True, any_word=False)}
+    assert "marie curie" in both and "pierre curie" not in both
+
+
+def test_a_large_load_into_an_empty_store_equals_fact_by_fact(store):
+    """Neo4j loads a large delta into an empty database with CREATE (no lookups): the same graph as merging."""
+    entities = [Entity(f"p{i}", f"P{i}", "PERSON", (f"Pe {i}",)) for i in range(600)]
+    entities += [Entity("p1", "P One", "", ("P-1",)), Entity("p2", "P2", "ORG")]      # folded into the first
+    facts = [fact(f"p{i}", "knows", f"p{(i * 7) % 600}", prov("d", i)) for i in range(1200)]
+    facts += [fact("p1", "knows", "p7", prov("d", 1), prov("e", 0), confidence=0.4),    # the same fact again
+              fact("p3", "lives_in", "nowhere town", prov("e", 1))]                    # a new end: a bare entity
+    delta = GraphDelta(entities=entities, facts=facts)
+    reference = MemoryStore()
+    assert store.upsert(delta) == reference.upsert(delta)                  # the same counts ...
+    assert canonical_dump(store) == canonical_dump(reference) and store.stats() == reference.stats()   # ... graph
+    again = store.upsert(delta)
+    assert (again.entities_added, again.facts_added, again.provenance_added) == (0, 0, 0)

@@ -54,9 +54,11 @@ def test_kinship_mode_reads_every_story(shared_data) -> None:
 
 @pytest.mark.slow
 def test_textgraph_answers_come_from_the_kinship_rules(shared_data) -> None:
-    """A floor, far under the measured figure (README), so a broken reader or rule file shows."""
+    """The first 40 stories score what they were measured at (2026-12-07: accuracy 0.700, 34 answered by the rules,
+    proof precision 0.554), less one story's worth: a reader or rule file that gets worse shows at once."""
     from kgllm.eval.textgraph import evaluate_textgraph
 
     result = evaluate_textgraph(shared_data / "textgraph/clutrr-dev.jsonl", limit=40, llm=None)
-    assert result["answered_by_rules"] >= 30 and result["accuracy"] >= 0.45
-    assert set(result["by_hops"]) >= {"2-4", "5-10"} and result["proof"]["strict"]["precision"] > 0.3
+    assert result["answered_by_rules"] >= 33 and result["accuracy"] >= 0.7 - 1 / 40
+    assert (result["by_hops"]["2-4"]["n"], result["by_hops"]["5-10"]["n"]) == (8, 32)
+    assert result["proof"]["strict"]["precision"] >= 0.55 - 0.02

@@ -112,3 +112,26 @@ def test_a_bad_option_value_exits_2(tmp_path):
                                  "--extractor", "magic"])
     assert result.exit_code == 2, result.output
     assert "magic" in result.stderr
+
+
+def test_a_job_whose_store_is_no_graph_file_is_refused_saying_what_it_holds(tmp_path):
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "a.txt").write_text(SENTENCE, encoding="utf-8")
+    (tmp_path / "graph.sqlite").write_bytes(PNG)
+    spec = tmp_path / "job.yaml"
+    spec.write_text("sources:\n  - folder: texts\nstore: graph.sqlite\n", encoding="utf-8")
+    result = runner.invoke(app, ["jobs", "run", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert "graph.sqlite: not a kgllm graph file (it holds a PNG image)" in result.stderr
+    assert (tmp_path / "graph.sqlite").read_bytes() == PNG
+
+
+def test_bad_option_values_of_ask_and_neo4j_exit_2_before_anything_starts(tmp_path, monkeypatch):
+    graph = str(_graph(tmp_path / "g.sqlite"))
+    result = runner.invoke(app, ["ask", "Where was Ada Lindqvist born?", "--graph", graph, "--llm-url", "ftp://x"])
+    assert result.exit_code == 2 and "--llm-url expects an http:// or https:// URL" in result.stderr, result.output
+    from kgllm import neo4j_server
+
+    monkeypatch.setattr(neo4j_server, "start_background", lambda *a, **k: pytest.fail("started"))
+    short = runner.invoke(app, ["neo4j", "start", "--data", str(tmp_path / "neo"), "--password", "short"])
+    assert short.exit_code == 2 and "Invalid value for --password: Neo4j passwords must" in short.output, short.output

@@ -198,7 +198,10 @@ def test_local_lm_chat_matches_transformers(hf):
     text = tok.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
     ref = tok.decode(_reference(hf, text, 10), skip_special_tokens=True).strip()
     got = lm.chat([conv], max_new_tokens=10)
-    assert got == [ref] or not EXACT
+    if EXACT:
+        assert got == [ref]
+    else:        # bf16/fp16: a near-tie may flip a late token, never the answer's first words
+        assert len(got) == 1 and got[0].split()[:2] == ref.split()[:2] and ref.split()[:2], (got, ref)
     assert "".join(lm.stream_chat(conv, max_new_tokens=10)).strip() == got[0]
     with pytest.raises(InputError):
         lm.chat([[{"role": "user", "content": " "}]])

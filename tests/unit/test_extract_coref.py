@@ -41,7 +41,7 @@ def test_generic_noun_fits_an_entity_described_by_another_business_noun(extracto
 
 
 def test_description_named_by_the_text_wins_over_a_nearer_entity(extractor) -> None:
-    text = ("The Harrow Line is a narrow-gauge railway in Wales. It was bought by Corran Transit in 1990. "
+    text = ("The Harrow Line is a single-track railway in Wales. It was bought by Corran Transit in 1990. "
             "The railway carries slate.")
     got = triples(extractor, text)
     assert ("harrow line", "carry", "slate") in got
@@ -49,7 +49,7 @@ def test_description_named_by_the_text_wins_over_a_nearer_entity(extractor) -> N
 
 
 def test_place_noun_refers_to_the_place(extractor) -> None:
-    got = triples(extractor, "Ostrel is a village in the Harz. The village hosts a cheese market.")
+    got = triples(extractor, "Ostrel is a mountain village near Brocken. The village hosts a cheese market.")
     assert ("ostrel", "host", "cheese market") in got
 
 
@@ -86,12 +86,12 @@ def test_ambiguous_short_name_is_left_alone(extractor) -> None:
 
 
 def test_there_is_the_place_last_named(extractor) -> None:
-    got = triples(extractor, "Marta Quell grew up in Lisvik. She opened a bakery there in 1990.")
-    assert ("marta quell", "open_in", "lisvik") in got
+    got = triples(extractor, "Hedda Quell grew up in Lisvik. She opened a bakery there in 1990.")
+    assert ("hedda quell", "open_in", "lisvik") in got
 
 
 def test_there_without_a_place_gives_nothing(extractor) -> None:
-    got = triples(extractor, "Marta Quell opened a bakery there.")
+    got = triples(extractor, "Hedda Quell opened a bakery there.")
     assert not any(r.endswith("_in") for _, r, _ in got)
 
 

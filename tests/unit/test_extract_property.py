@@ -17,14 +17,14 @@ from kgllm.types import Document, entity_id
 
 NAMES = ["Ada Lindqvist", "Tom", "Anna", "Claire Martin", "Oslo", "the University of Geneva", "Lyon", "Mira",
          "the town of Kvarnvik", "Tromsø, Norway", "Nørre Åby", "Zoë", "O'Neill", "3M", "1990", "I", "X Æ",
-         "the company", "the firm", "the village", "Lindqvist", "there", "23 kilometres", "about 900 people",
-         "twelve years", "the Vienna-based group Kalder", "the engineer", "2 May 1961", "² years"]
+         "the company", "the firm", "the village", "Lindqvist", "there", "31 kilometres", "about 350 families",
+         "nine years", "the Bergen-based group Kalder", "the engineer", "14 June 1953", "² years"]
 PRONOUNS = ["he", "she", "He", "She", "it", "It", "they", "They", "him", "her", "Her", "his", "its", "their",
             "who", "which", "that", "whose"]
 VERBS = ["was born in", "moved to", "is the capital of", "founded", "met", "was founded by", "lives in", "is",
          "did not visit", "'s sister", ", the mayor of", "and his wife", ", who was born in", "became", "has",
-         "(born 2 May 1961)", "(1901–1977)", "two years later", "The following year", ", whose headquarters are in",
-         "was founded in 1990 by", "is 23 kilometres long", ", the founder of", "worked for twelve years at",
+         "(born 14 June 1953)", "(1901–1977)", "two years later", "The following year", ", whose headquarters are in",
+         "was founded in 1990 by", "is 31 kilometres long", ", the founder of", "worked for nine years at",
          "live there", "between 2008 and 2012"]
 QUOTES = [('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"), ("\u00ab", "\u00bb"),
           ("\u201e", "\u201c"), ("\u300c", "\u300d"), ("`", "`"), ("(", ")"), ("[", "]")]
@@ -113,9 +113,9 @@ def test_extractor_never_raises_and_output_is_well_formed(extractor, texts) -> N
     "😀 met 👩‍👩‍👧 in 🇳🇴. It was fun!!!",
     ", , and , and.",
     "Who? Whose? That which.",
-    "The company (born 2 May 1961) is there. Two years later the firm's firm was its own there.",
-    "Lenz (1901–1977) lived there. ² years later, 9999 years earlier and the following year: nothing.",
-    "About 900 people live there, whose headquarters are 23 kilometres long between 2008 and 2012.",
+    "The company (born 14 June 1953) is there. Two years later the firm's firm was its own there.",
+    "Ostby (1901–1977) lived there. ² years later, 9999 years earlier and the following year: nothing.",
+    "About 350 families live there, whose headquarters are 31 kilometres long between 2008 and 2012.",
 ])
 def test_tricky_sentences(extractor, raw) -> None:
     docs = [Document("x", raw)]

@@ -45,7 +45,7 @@ def test_agent_noun_becomes_its_verb(extractor, text) -> None:
 
 
 def test_office_nouns_keep_their_name(extractor) -> None:
-    got = triples(extractor, "Jon Adler is the director of the Tarsk Museum.")
+    got = triples(extractor, "Jon Adler is now director of the Tarsk Museum.")
     assert got == {("jon adler", "director_of", "tarsk museum")}
 
 
@@ -57,8 +57,8 @@ def test_relation_name_helpers() -> None:
 
 
 def test_relative_clause_on_a_predicate_noun_attaches_to_the_subject(extractor) -> None:
-    got = triples(extractor, "Dunmore Glass is a company that was founded in 1990 by Ria Kemp and Jon Adler.")
-    assert got == {("dunmore glass", "is_a", "company"), ("ria kemp", "found", "dunmore glass"),
+    got = triples(extractor, "Dunmore Glass is a workshop that was founded in 1990 by Ria Kemp and Jon Adler.")
+    assert got == {("dunmore glass", "is_a", "workshop"), ("ria kemp", "found", "dunmore glass"),
                    ("jon adler", "found", "dunmore glass"), ("dunmore glass", "founded_date", "1990")}
 
 
@@ -86,9 +86,9 @@ def test_coordinated_objects_give_one_fact_each(extractor) -> None:
 
 
 def test_apposition_with_origin_and_place_based_title(extractor) -> None:
-    got = triples(extractor, "Lena Brask, a chemist from Lima, joined the Vienna-based group Kalder Media.")
+    got = triples(extractor, "Lena Brask, a chemist from Lima, joined the Bergen-based group Kalder Media.")
     assert {("lena brask", "is_a", "chemist"), ("lena brask", "be_from", "lima"),
-            ("lena brask", "join", "kalder media"), ("kalder media", "based_in", "vienna"),
+            ("lena brask", "join", "kalder media"), ("kalder media", "based_in", "bergen"),
             ("kalder media", "is_a", "group")} <= got
 
 

@@ -31,9 +31,9 @@ def types(result) -> dict[str, str]:
 
 
 def test_bracketed_birth_date_nationality_and_occupation(extractor) -> None:
-    got = triples(extractor, "Arne Sol (born 4 March 1960) is an Austrian civil engineer.")
-    assert got == {("arne sol", "born_date", "4 march 1960"), ("arne sol", "is_a", "civil engineer"),
-                   ("arne sol", "nationality", "austrian")}
+    got = triples(extractor, "Arne Sol (born 4 March 1960) is a Slovenian structural engineer.")
+    assert got == {("arne sol", "born_date", "4 march 1960"), ("arne sol", "is_a", "structural engineer"),
+                   ("arne sol", "nationality", "slovenian")}
 
 
 def test_life_dates_in_brackets(extractor) -> None:
@@ -43,9 +43,9 @@ def test_life_dates_in_brackets(extractor) -> None:
 
 
 def test_dates_and_places_never_share_a_relation(extractor) -> None:
-    result = extract(extractor, "Arne Sol was born in Graz in 1960.")
+    result = extract(extractor, "Arne Sol was born in Brno in 1960.")
     got = {(f.subject, f.relation, f.object) for f in result.facts}
-    assert got == {("arne sol", "born_in", "graz"), ("arne sol", "born_date", "1960")}
+    assert got == {("arne sol", "born_in", "brno"), ("arne sol", "born_date", "1960")}
     assert types(result)["1960"] == "DATE"
 
 
@@ -91,27 +91,27 @@ def test_relative_date_without_an_anchor_in_its_paragraph_gives_no_date(extracto
 
 
 def test_duration_is_a_quantity_not_a_date(extractor) -> None:
-    result = extract(extractor, "Ria Kemp worked for twelve years at Velto Systems.")
+    result = extract(extractor, "Ria Kemp worked for nine years at Velto Systems.")
     got = {(f.subject, f.relation, f.object) for f in result.facts}
-    assert got == {("ria kemp", "work_duration", "twelve years"), ("ria kemp", "work_at", "velto systems")}
-    assert types(result)["twelve years"] == "QUANTITY"
+    assert got == {("ria kemp", "work_duration", "nine years"), ("ria kemp", "work_at", "velto systems")}
+    assert types(result)["nine years"] == "QUANTITY"
 
 
 def test_length_with_a_unit(extractor) -> None:
-    result = extract(extractor, "The Brisk Line is a railway in Ayr. The railway is 23 kilometres long.")
-    assert ("brisk line", "length", "23 kilometres") in {(f.subject, f.relation, f.object) for f in result.facts}
-    assert types(result)["23 kilometres"] == "QUANTITY"
+    result = extract(extractor, "The Brisk Line is a railway in Ayr. The railway is 31 kilometres long.")
+    assert ("brisk line", "length", "31 kilometres") in {(f.subject, f.relation, f.object) for f in result.facts}
+    assert types(result)["31 kilometres"] == "QUANTITY"
 
 
 def test_money_and_counts(extractor) -> None:
-    result = extract(extractor, "Velto Systems was sold for 12 million dollars. About 900 people live in Lisvik.")
+    result = extract(extractor, "Velto Systems was sold for 12 million dollars. About 350 families live in Lisvik.")
     got = {(f.subject, f.relation, f.object) for f in result.facts}
     assert {("velto systems", "sold_for", "12 million dollars"),
-            ("lisvik", "people_live_in", "about 900 people")} <= got
+            ("lisvik", "family_live_in", "about 350 families")} <= got
     assert types(result)["12 million dollars"] == "MONEY"
-    assert types(result)["about 900 people"] == "CARDINAL"
+    assert types(result)["about 350 families"] == "CARDINAL"
 
 
 def test_a_value_is_never_a_subject(extractor) -> None:
-    got = triples(extractor, "About 900 people live there. Twelve boats left the harbour.")
-    assert not {s for s, _, _ in got} & {"about 900 people", "twelve boats"}
+    got = triples(extractor, "About 350 families live there. Twelve boats left the harbour.")
+    assert not {s for s, _, _ in got} & {"about 350 families", "twelve boats"}

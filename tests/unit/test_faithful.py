@@ -53,8 +53,10 @@ def test_a_faithful_sentence_is_kept(one_sentence_graph: KnowledgeGraph) -> None
 
 def test_graph_only_answer_holds_no_invented_claim(one_sentence_graph: KnowledgeGraph) -> None:
     ans = Reasoner(one_sentence_graph, llm=None).ask("Where was Ada Brennholt born?")
-    assert (ans.text, ans.supported) == ("Velmora", True)
-    assert 0.0 < ans.confidence <= 1.0
+    assert (ans.text, ans.supported, ans.generated) == ("Velmora", True, None)
+    assert [f.as_line() for f in ans.facts] == ["Ada Brennholt --born_in--> Velmora"]
+    assert unsupported_claims(ans.text, ans.facts, ans.subgraph) == []
+    assert ans.confidence == 1.0          # the only relation path reaches the answer: all of the paths' weight
 
 
 @pytest.mark.parametrize(("text", "expected"), [

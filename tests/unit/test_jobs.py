@@ -108,10 +108,15 @@ def test_spec_paths_are_relative_to_the_spec_file_and_defaults_apply(tmp_path):
 def test_every_example_pipeline_is_valid():
     from pathlib import Path
 
+    import yaml
+
     specs = sorted((Path(__file__).resolve().parents[2] / "pipelines").glob("*.yaml"))
-    assert specs
+    assert [p.name for p in specs] == ["demo-neo4j.yaml", "demo-ray.yaml", "demo.yaml"]
     for path in specs:
-        assert load_spec(path).name
+        spec, raw = load_spec(path), yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert spec.name == (raw.get("name") or path.stem)
+        assert all(s.path.exists() for s in spec.sources), path          # each points at the checkout's texts
+        assert (spec.store.path is None) == ("://" in str(raw["store"]))  # a graph file or a Neo4j URI, as written
 
 
 # ------------------------------------------------------------------------------------------ incremental

@@ -45,7 +45,12 @@ def test_granddaughter_is_derived_and_cites_the_premises_with_their_sentences(fa
 
 
 def test_without_rules_the_graph_cannot_name_the_granddaughter_relation(family: KnowledgeGraph) -> None:
-    ans = Reasoner(family, llm=None).ask("Name the granddaughter Mara Lind has.")
+    question = "Name the granddaughter Mara Lind has."
+    stored = {f.id for f in family.store.facts()}
+    derived = Reasoner(family, llm=None, config=ReasonerConfig(rules=["kinship"])).ask(question)
+    assert any(f.id not in stored for f in derived.facts)     # with the rules an answer cites a derived fact ...
+    ans = Reasoner(family, llm=None).ask(question)
+    assert all(f.id in stored for f in ans.facts)              # ... without them, only facts the graph holds
     assert not any(f.relation == "granddaughter" for f in ans.facts)
 
 

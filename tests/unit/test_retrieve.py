@@ -273,5 +273,5 @@ def test_evaluate_kgqa_names_bad_lines(tmp_path, line, message):
 def test_pathquestion_2hop_dev_sample(shared_data):
     result = evaluate_kgqa(shared_data / "kgqa/PQ-2H-kb.tsv", shared_data / "kgqa/PQ-2H-dev.jsonl", limit=200)
     assert result["n"] == 200
-    assert result["hits@1"] >= 0.85
-    assert result["path_recall"] >= 0.9
+    assert result["hits@1"] >= 0.955 - 2 / 200       # measured 0.955 (2026-12-07); two questions of slack
+    assert result["path_recall"] == 1.0               # every gold path inside the retrieved subgraph, as measured

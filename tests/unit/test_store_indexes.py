@@ -113,3 +113,13 @@ def test_a_cypher_query_pinned_to_a_name_reads_only_its_neighbourhood(graph_file
     monkeypatch.undo()
     every = "MATCH (a)-[r]->(b) RETURN a.name, b.name"
     assert sorted(map(str, graph_file.query(every))) == sorted(map(str, memory.query(every)))
+
+
+def test_the_explorer_search_on_a_file_ranks_as_the_in_memory_index(graph_file, monkeypatch):
+    from kgllm.explorer.search import SearchIndex, search_store
+
+    no_whole_reads(graph_file, monkeypatch)
+    memory = people(MemoryStore())
+    index = SearchIndex.of(memory)
+    for q in ["alice", "ally m", "claire dubois", "lum", "vex", "a", "zzz"]:
+        assert [(e.id, s) for e, s, _ in search_store(graph_file, q, 5)] == [(e.id, s) for e, s in index.search(q, 5)]

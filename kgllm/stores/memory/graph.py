@@ -263,8 +263,33 @@ class NxGraph:
 
     def name_candidates(self, words: Iterable[str], prefix: bool = False, any_word: bool = True,
                         limit: int | None = None) -> list[tuple[str, list[str]]]:
-        """``(id, name keys)`` of every entity: in memory, ranking them all is cheap."""
-        return [(eid, [eid, *(entity_id(x) for x in (n["name"], *n["aliases"]))]) for eid, n in self.g.nodes(data=True)]
+        """``(id, name keys)`` of the entities with a name key word equal to (``prefix``: starting with) one of
+        ``words`` (all of them unless ``any_word``), most facts first when ``limit`` cuts (a pass over all)."""
+        wanted = [w for w in dict.fromkeys(words) if w]
+        found = []
+        for eid, n in self.g.nodes(data=True):
+            keys = list(dict.fromkeys([eid, *(entity_id(x) for x in (n["name"], *n["aliases"]))]))
+            have = {t for k in keys for t in k.split()}
+            hits = [any(t.startswith(w) for t in have) if prefix else w in have for w in wanted]
+            if hits and (any(hits) if any_word else all(hits)):
+                found.append((eid, keys))
+        if limit is not None and len(found) > limit:
+            found = sorted(found, key=lambda x: -self.g.degree(x[0]))[:limit]
+        return found
+
+    def neighbors_page(self, eid: str, direction: str, relations: list[str], offset: int,
+                       limit: int) -> tuple[int, list[Fact]]:
+        """``(total, page)`` of the facts touching ``eid`` (of ``relations`` when given) by relation, subject, object."""
+        wanted = set(relations)
+        facts = [f for f in self.iter_incident(eid, direction) if not wanted or f.relation in wanted]  # type: ignore
+        facts.sort(key=lambda f: (f.relation, f.subject, f.object))
+        return len(facts), facts[offset:offset + limit]
+
+    def search_names(self, words: Iterable[str], prefix: bool = True, any_word: bool = False,
+                     limit: int = 100) -> list[tuple[Entity, int]]:
+        """:meth:`name_candidates` as entities with their degrees, most facts first."""
+        found = self.name_candidates(words, prefix=prefix, any_word=any_word, limit=limit)
+        return sorted(((self.entity(eid), int(self.g.degree(eid))) for eid, _ in found), key=lambda x: -x[1])
 
     def facts_between(self, ids: Iterable[str]) -> list[Fact]:
         """The facts whose ends are both among ``ids``."""

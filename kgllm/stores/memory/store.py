@@ -332,6 +332,25 @@ class MemoryStore(LedgerMethods):
         full-text index of a file; every entity of a graph in memory)."""
         return self._graph.name_candidates(words, prefix=prefix, any_word=any_word, limit=limit)
 
+    def neighbors_page(self, entity_id: str, direction: Direction = "both", relations: Iterable[str] = (),
+                       offset: int = 0, limit: int = 50) -> tuple[int, list[Fact]]:
+        """How many facts touch ``entity_id`` (of ``relations`` when given), and those from ``offset`` to
+        ``offset + limit`` ordered by relation, subject and object: a page costs its size, not the entity's degree."""
+        if direction not in ("out", "in", "both"):
+            raise InputError(f"direction must be 'out', 'in' or 'both', got {direction!r}")
+        eid = self._graph.resolve(entity_id)
+        return self._graph.neighbors_page(eid, direction, sorted(set(relations)), offset, limit)
+
+    def document_facts(self, doc_id: str) -> list[Fact]:
+        """The facts carrying a provenance of ``doc_id``, by subject, object and id (an index lookup on a file)."""
+        return self._graph.doc_facts(doc_id)
+
+    def search_names(self, words: Iterable[str], prefix: bool = True, any_word: bool = False,
+                     limit: int = 100) -> list[tuple[Entity, int]]:
+        """The ``limit`` best-connected entities with a name holding ``words`` (see :meth:`name_candidates`), with
+        their degrees: what a search box ranks (one full-text query on a file)."""
+        return self._graph.search_names(words, prefix=prefix, any_word=any_word, limit=limit)
+
     def get_entities(self, entity_ids: Iterable[str]) -> dict[str, Entity]:
         """The entities among ``entity_ids`` (ids as stored, merges not followed), by id; a few queries on a file."""
         return self._graph.entities_of(entity_ids)

@@ -87,6 +87,14 @@ class IndexReads(Connection):
                           ids=sorted(set(entity_ids)))
         return [fact_from_row(r) for r in rows]
 
+    def document_facts(self, doc_id: str) -> list[Fact]:
+        """The facts carrying a provenance of ``doc_id`` (Neo4j cannot index list elements: a pass over the facts)."""
+        from kgllm.stores.neo4j.records import FACT_RETURN, fact_from_row
+
+        rows = self._read("document facts", f"MATCH (s:{ENTITY})-[r]->(o:{ENTITY}) WHERE $doc IN r.pdocs "
+                                            f"WITH s, r, o ORDER BY s.id, o.id, r.id RETURN {FACT_RETURN}", doc=doc_id)
+        return [fact_from_row(r) for r in rows]
+
     def match_names(self, keys: Iterable[str]) -> dict[str, dict[str, str]]:
         """The entities each token key names (see :mod:`kgllm.stores.names`): ``{key: {entity id: method}}``.
 

@@ -105,14 +105,15 @@ class Reads(Connection):
                                       f"RETURN {FACT_RETURN} LIMIT 1", fid=fact_id)
         return fact_from_row(rows[0]) if rows else None
 
-    def neighbors(self, entity_id: str, direction: Direction = "both") -> list[Fact]:
-        """Facts touching ``entity_id`` (as subject for ``out``, object for ``in``; order unspecified)."""
+    def neighbors(self, entity_id: str, direction: Direction = "both", relation: str | None = None) -> list[Fact]:
+        """Facts touching ``entity_id`` (as subject for ``out``, object for ``in``; of ``relation`` when given;
+        order unspecified)."""
         if direction not in ("out", "in", "both"):
             raise InputError(f"direction must be 'out', 'in' or 'both', got {direction!r}")
 
         def work(tx: Any) -> list[Fact]:
             eid = _resolve(tx, entity_id)
-            facts = [f for f, _ in incident_many(tx, [eid])[eid]]
+            facts = [f for f, _ in incident_many(tx, [eid])[eid] if relation is None or f.relation == relation]
             if direction == "out":
                 return [f for f in facts if f.subject == eid]
             if direction == "in":
@@ -207,14 +208,15 @@ class Reads(Connection):
     def stats(self) -> dict[str, int]:
         """Counts: ``entities``, ``facts``, ``relations``, ``documents``, ``provenances``, ``merges``."""
 
-        def work(tx: Any) -> dict[str, int]:
+        def work(tx: Any) -> dict[str, int]:  # counts from the count store; provenance needs a pass
             entities = tx.run(f"MATCH (n:{ENTITY}) RETURN count(n) AS n").single()["n"]
-            rec = tx.run(f"MATCH (:{ENTITY})-[r]->(:{ENTITY}) RETURN count(r) AS f, count(DISTINCT r.relation) AS r, "
-                         "sum(size(r.pkeys)) AS p").single()
-            docs = tx.run(f"MATCH (:{ENTITY})-[r]->(:{ENTITY}) UNWIND r.pdocs AS d "
-                          "RETURN count(DISTINCT d) AS d").single()["d"]
+            facts = tx.run("MATCH ()-[r]->() RETURN count(r) AS f").single()["f"]
+            types = [r["t"] for r in tx.run("CALL db.relationshipTypes() YIELD relationshipType AS t RETURN t")]
+            relations = sum(1 for t in types if tx.run(
+                f"MATCH ()-[r:`{t.replace('`', '``')}`]->() RETURN count(r) > 0 AS used").single()["used"])
+            rec = tx.run("MATCH ()-[r]->() UNWIND r.pdocs AS d RETURN count(d) AS p, count(DISTINCT d) AS d").single()
             merges = tx.run(f"MATCH (m:{MERGE_LABEL}) RETURN count(m) AS m").single()["m"]
-            return {"entities": entities, "facts": rec["f"], "relations": rec["r"], "documents": docs,
+            return {"entities": entities, "facts": facts, "relations": relations, "documents": rec["d"],
                     "provenances": rec["p"] or 0, "merges": merges}
 
         return self._run("stats", work, write=False)

@@ -109,6 +109,23 @@ def write_facts(tx: Any, facts: list[Fact]) -> None:
            "r.pkeys = row.keys, r.prov = row.prov, r.pdocs = row.docs", rows=rows).consume()
 
 
+def create_nodes(tx: Any, nodes: list[dict[str, Any]]) -> None:
+    """Create entity nodes known not to exist (bulk load into an empty database), and bump the revision."""
+    rows = [{**n, "search": search_text(n["id"], n["name"], n["aliases"])} for n in nodes]
+    tx.run(f"UNWIND $rows AS row CREATE (n:{ENTITY} {{id: row.id, name: row.name, type: row.type, "
+           "aliases: row.aliases, search: row.search})", rows=rows).consume()
+
+
+def create_facts(tx: Any, facts: list[Fact]) -> None:
+    """Create facts known not to exist between existing entities (bulk load into an empty database)."""
+    rows = [{"id": f.id, "s": f.subject, "o": f.object, "r": f.relation, "c": float(f.confidence),
+             "keys": [pkey(p) for p in f.provenance], "prov": [pjson(p) for p in f.provenance],
+             "docs": [p.doc_id for p in f.provenance]} for f in facts]
+    tx.run(f"UNWIND $rows AS row MATCH (s:{ENTITY} {{id: row.s}}) MATCH (o:{ENTITY} {{id: row.o}}) "
+           "CREATE (s)-[r:$(row.r)]->(o) SET r.id = row.id, r.relation = row.r, r.confidence = row.c, "
+           "r.pkeys = row.keys, r.prov = row.prov, r.pdocs = row.docs", rows=rows).consume()
+
+
 def delete_facts(tx: Any, facts: list[Fact]) -> None:
     """Delete the relationships of these facts."""
     if facts:

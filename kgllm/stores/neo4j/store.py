@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from kgllm.stores.neo4j.cypher import Queries
-from kgllm.stores.neo4j.reads import Reads
+from kgllm.stores.neo4j.indexes import IndexReads
 from kgllm.stores.neo4j.ledger import LedgerWrites
+from kgllm.stores.neo4j.reads import Reads
 
 __all__ = ["Neo4jStore"]
 
 
-class Neo4jStore(Reads, LedgerWrites, Queries):
+class Neo4jStore(Reads, IndexReads, LedgerWrites, Queries):
     """A :class:`~kgllm.stores.base.GraphStore` on a Neo4j 5 server, over Bolt.
 
     Behaves like :class:`~kgllm.stores.memory.MemoryStore` (upsert idempotency,
     provenance merging, merges with undo, retraction, searches, traversals,
-    statistics, read-only Cypher, the document ledger, runs and locks). Orders that the memory store leaves to
+    statistics, read-only Cypher, the document ledger, runs and locks; name lookups, degrees and relation counts
+    from the server's indexes, see :class:`~kgllm.stores.neo4j.indexes.IndexReads`). Orders that the memory store leaves to
     insertion order (``entities()``, ``facts()``, ``neighbors()``) are unspecified here.
     Make one with :meth:`connect` (the constructor does no I/O); see
     :class:`~kgllm.stores.neo4j.connection.Connection` for the parameters.

@@ -10,12 +10,16 @@ from kgllm.stores.base import UpsertResult
 from kgllm.stores.delta import dedupe_provenance, fact_from_dict, fact_to_dict, validate_delta
 from kgllm.stores.neo4j.connection import Connection
 from kgllm.stores.neo4j.records import (
-    ENTITY, MERGE_LABEL, bump_revision, node_dict, pjson, pkey, write_facts, write_nodes, write_placeholders,
+    ENTITY, MERGE_LABEL, bump_revision, create_facts, create_nodes, node_dict, pjson, pkey, write_facts, write_nodes,
+    write_placeholders,
 )
 from kgllm.stores.neo4j.txgraph import TxGraph
 from kgllm.types import Entity, Fact, GraphDelta, Merge, fact_id
 
-__all__ = ["Writes"]
+__all__ = ["Writes", "BULK_BATCH"]
+
+BULK_BATCH = 10_000
+"""Rows per transaction when a large delta is loaded into an empty database."""
 
 
 class Writes(Connection):
@@ -53,6 +57,8 @@ class Writes(Connection):
         merged = self._merge_map()
         if delta.merges:
             self._check_merges(delta, merged)
+        elif not merged and len(delta.facts) + len(delta.entities) >= self.batch_size and self._is_empty():
+            return self._bulk_create(delta)
 
         def resolve(eid: str) -> str:
             return merging.follow_merges(merged, eid)
@@ -73,6 +79,44 @@ class Writes(Connection):
         for merge in delta.merges:
             applied += self._run("apply merge", lambda tx, m=merge: _merge_tx(tx, m), write=True)
         return UpsertResult(added_e, added_f, added_p, applied)
+
+    def _is_empty(self) -> bool:
+        return self._run("count entities", lambda tx: tx.run(
+            f"MATCH (n:{ENTITY}) RETURN count(n) AS n").single()["n"], write=False) == 0
+
+    def _bulk_create(self, delta: GraphDelta) -> UpsertResult:
+        """Load a large delta into an empty database: folded in memory as :meth:`upsert` would fold it into an
+        empty graph, then written with ``CREATE`` in transactions of :data:`BULK_BATCH` rows (no lookups).
+
+        Interrupted, it leaves a non-empty database: running the same upsert again takes the merging path and
+        completes it exactly.
+        """
+        nodes: dict[str, dict[str, Any]] = {}
+        for entity in delta.entities:
+            node = nodes.get(entity.id)
+            if node is None:
+                nodes[entity.id] = merging.new_node(entity.id, entity)
+            else:
+                merging.fold_entity(node, entity.id, entity)
+        facts: dict[str, Fact] = {}
+        n_prov = 0
+        for fact in delta.facts:
+            for eid in (fact.subject, fact.object):
+                if eid not in nodes:
+                    nodes[eid] = merging.new_node(eid, Entity(eid, eid))
+            old = facts.get(fact.id)
+            if old is None:
+                facts[fact.id] = fact.with_provenance(dedupe_provenance(fact.provenance))
+                n_prov += len(facts[fact.id].provenance)
+            else:
+                keys = {p.key() for p in old.provenance}
+                new = dedupe_provenance(p for p in fact.provenance if p.key() not in keys)
+                n_prov += len(new)
+                facts[fact.id] = Fact(old.subject, old.relation, old.object, max(old.confidence, fact.confidence),
+                                      old.provenance + new)
+        self._batches("entities", list(nodes.values()), lambda tx, b: create_nodes(tx, b), BULK_BATCH)
+        self._batches("facts", list(facts.values()), lambda tx, b: create_facts(tx, b), BULK_BATCH)
+        return UpsertResult(len(nodes), len(facts), n_prov, 0)
 
     def _check_merges(self, delta: GraphDelta, existing: dict[str, str]) -> None:
         """Raise if a merge of ``delta`` targets an entity that will not exist (dry run, as the memory store)."""
@@ -139,9 +183,11 @@ class Writes(Connection):
         if records:
             self._run("import merges", lambda tx: _import_merges(tx, records), write=True)
 
-    def _batches(self, kind: str, items: list[Any], write: Callable[[Any, list[Any]], None]) -> None:
-        for start in range(0, len(items), self.batch_size):
-            batch = items[start:start + self.batch_size]
+    def _batches(self, kind: str, items: list[Any], write: Callable[[Any, list[Any]], None],
+                 size: int | None = None) -> None:
+        size = size or self.batch_size
+        for start in range(0, len(items), size):
+            batch = items[start:start + size]
 
             def work(tx: Any, b: list[Any] = batch) -> None:
                 write(tx, b)
