@@ -39,11 +39,12 @@ from typing import Any, Sequence
 
 from kgllm.reason.roles import question_roles
 from kgllm.reason.support import question_type
-from kgllm.retrieve.answer_type import AnswerType, shape_kind
+from kgllm.retrieve.answer_type import NOUN_KIND, AnswerType, shape_kind
 from kgllm.retrieve.link import STOPWORDS, LinkedEntity, tokenize
 from kgllm.types import entity_id
 
-__all__ = ["Qualifier", "QuestionAnalysis", "analyse_question", "nested_parts", "parse"]
+__all__ = ["Qualifier", "QuestionAnalysis", "analyse_question", "nested_parts", "possessed_parts", "parse",
+           "with_time"]
 
 _WH = frozenset({"who", "whom", "whose", "when", "where", "which", "what", "how", "why"})
 #: Adjectives of measure that state the relation in "how long/old/tall... is X".
@@ -136,11 +137,27 @@ def _names_thing(tok: Any, ent_of: dict[int, str]) -> bool:
         c.dep_ in ("prep", "poss") for c in tok.children)
 
 
+#: Nouns that ask what someone does for a living.
+_OCCUPATION = frozenset("job occupation profession career trade living".split())
+
+
+def _asks_occupation(doc: Any, type_noun: str) -> bool:
+    """ "What does X do (for a living)?", "What job does X have?", "What is X's profession?"."""
+    words = [t.lower_ for t in doc if not t.is_punct]
+    if not words or words[0] != "what":
+        return False
+    if type_noun in _OCCUPATION or any(t.lemma_.lower() in _OCCUPATION and t.pos_ == "NOUN" for t in doc):
+        return True
+    return words[-1] in ("do", "does", "did") or words[-3:] in (["for", "a", "living"],)
+
+
 def _noun_run(doc: Any, start: int, ent_of: dict[int, str]) -> list[Any]:
     """The nouns from ``start`` on ("programming language"), none that name an entity."""
-    run = []
-    for t in doc[start:start + 3]:
-        if t.pos_ not in ("NOUN",) or t.i in ent_of:
+    run: list[Any] = []
+    for t in doc[start:start + 5]:
+        if t.text == "-" and run and t.i + 1 < len(doc) and not doc[t.i + 1].is_punct:
+            continue  # "co-founder", "start-up": one word
+        if t.pos_ not in ("NOUN", "PROPN" if run and doc[t.i - 1].text == "-" else "NOUN") or t.i in ent_of:
             break
         run.append(t)
     return run
@@ -184,8 +201,10 @@ def analyse_question(question: str, linker: Any = None, seeds: Sequence[LinkedEn
                 skip.add(nxt.i)
                 run = _noun_run(doc, tok.i + 2, ent_of)  # "how much money": money is what is counted
             if run:  # "which programming language": the answer's type, not a relation
-                skip.update(t.i for t in run)
+                skip.update(range(run[0].i, run[-1].i + 1))
                 type_noun = run[-1].lemma_.lower()
+                if run[-1].i > 1 and doc[run[-1].i - 1].text == "-":
+                    type_noun = f"{doc[run[-1].i - 2].lower_}-{type_noun}"  # "co-founder"
         if tok.dep_ == "prep" and low in _QUALIFYING:
             objs = [c for c in tok.children if c.dep_ == "pobj"]
             if objs and objs[0].lower_ not in _WH:
@@ -206,6 +225,12 @@ def analyse_question(question: str, linker: Any = None, seeds: Sequence[LinkedEn
             quals.append(Qualifier(tok.lower_, span.text, ent, date))
             skip.update(t.i for t in span)
             skip.add(tok.i)
+    for i in sorted(ent_of):  # "Tessellate 3.0": a version the linked name leaves out must be said too
+        nxt = doc[i + 1] if i + 1 < len(doc) else None
+        if nxt is not None and nxt.i not in ent_of and re.fullmatch(r"\d+(\.\d+)+|v?\d+", nxt.text) \
+                and nxt.ent_type_ != "DATE" and not shape_kind(nxt.text) == "date":
+            quals.append(Qualifier("", nxt.text))
+            skip.add(nxt.i)
     rel = [t for t in doc if t.i not in skip and t.pos_ in _CONTENT_POS and not t.is_punct and len(t.text) > 2
            and (t.lemma_.lower() not in _LIGHT or any(c.dep_ == "prt" for c in t.children))
            and t.lower_ not in STOPWORDS and t.lower_ not in ("many", "much")]
@@ -225,12 +250,16 @@ def analyse_question(question: str, linker: Any = None, seeds: Sequence[LinkedEn
     others = [t for t in rel if (head is None or t.i != head.i) and not _names_thing(t, ent_of)]
     context = tuple(dict.fromkeys(_lemma(t) for t in others if (_lemma(t),) != predicate))
     context_pos = tuple(dict.fromkeys((_lemma(t), t.pos_) for t in others if (_lemma(t),) != predicate))
-    if want is not None and type_noun:  # "which company licensed X": the type is "company", not "licensed"
-        want = AnswerType(want.kinds, want.tolerated, frozenset({type_noun}))
+    if type_noun:  # "which company licensed X": the type is "company", not "licensed"
+        kinds = want.kinds if want is not None else frozenset({NOUN_KIND[type_noun]} & set(NOUN_KIND.values())
+                                                               if type_noun in NOUN_KIND else set())
+        want = AnswerType(kinds, want.tolerated if want is not None else frozenset(), frozenset({type_noun}))
     first = seeds[0].entity_id if seeds else None
     seed_toks = {i for i, e in ent_of.items() if e == first}
     seed_role, wh_role = question_roles(doc, head.i if head is not None else -1, seed_toks)
     forms = (head.lower_,) if head is not None else ()
+    if _asks_occupation(doc, type_noun):  # "What does X do?", "What job does X have?": what X is
+        return QuestionAnalysis(question, seeds, None, ("is_a",), (), quals, type_noun, "", "", (), ())
     return QuestionAnalysis(question, seeds, want, predicate, context, quals, type_noun, wh_role, seed_role,
                             context_pos, forms)
 
@@ -316,3 +345,62 @@ def nested_parts(question: str) -> tuple[str, str] | None:
         outer = re.sub(r"\s+([?.!,])", r"\1", f"{before} {{}} {after}".strip())
         return re.sub(r"\s+", " ", inner).strip(), outer
     return None
+
+
+def possessed_parts(question: str) -> tuple[str, str] | None:
+    """A question about someone named by a relation to a name ("Hannah's husband", "the grandmother of Iris",
+    "the current Brackwater United manager"), split: who that is, and the question asked of them.
+
+    Not when the question only asks who that is ("Who is Hannah's husband?").
+
+    >>> possessed_parts("Where does Ana Ruiz's husband come from?")
+    ("Who is Ana Ruiz's husband?", 'Where does {} come from?')
+    >>> possessed_parts("Who is Ana Ruiz's husband?") is None
+    True
+    """
+    doc = parse(question)
+    nouns = [t for t in doc if t.pos_ == "NOUN" and t.dep_ != "compound"]
+    named = [t for t in nouns if any(c.dep_ in ("poss", "compound") and c.pos_ == "PROPN" for c in t.children)]
+    for tok in named + [t for t in nouns if t not in named]:  # "Edith's father" before "the job of Edith"
+        owners = [c for c in tok.children if c.dep_ == "poss" and c.pos_ == "PROPN"]
+        names = [c for c in tok.lefts if c.dep_ == "compound" and c.pos_ == "PROPN"]
+        end = tok.i + 1
+        if not owners and not names and end + 1 < len(doc) and doc[end].lower_ == "of" and doc[end + 1].pos_ in (
+                "PROPN", "DET"):
+            k = end + 1
+            while k < len(doc) and (doc[k].pos_ in ("PROPN", "DET") or (doc[k].lower_ == "and" and k + 1 < len(doc)
+                                                                        and doc[k + 1].pos_ == "PROPN")):
+                k += 1
+            if any(t.pos_ == "PROPN" for t in doc[end + 1:k]):
+                owners, end = [doc[end + 1]], k
+        if not owners and not names:
+            continue
+        start = min([tok.i, *(t.left_edge.i for t in owners + names)])
+        while start > 0 and doc[start - 1].dep_ in ("det", "amod") and doc[start - 1].head.i == tok.i:
+            start -= 1
+        rest = [t for t in doc if not (start <= t.i < end) and not t.is_punct]
+        if [t.lower_ for t in rest[:2]] in ([w, b] for w in _WH for b in ("is", "was", "are", "were")) and len(rest) == 2:
+            return None  # "Who is Hannah's husband?": the question itself
+        phrase = doc[start:end].text
+        be = "are" if tok.tag_ == "NNS" else "is"
+        outer = re.sub(r"\s+([?.!,])", r"\1", f"{doc[:start].text} {{}} {doc[end:].text}".strip())
+        return f"Who {be} {phrase}?", outer
+    return None
+
+
+_WHEN = re.compile(r"\b(?:in|on|during|since|before|after|by|until)\s+(?:(?:\d{1,2}\s+)?(?:January|February|March|April|"
+                   r"May|June|July|August|September|October|November|December)\s+)?\d{4}\b", re.I)
+
+
+def with_time(inner: str, outer: str) -> str:
+    """``outer`` with the time the inner question names, when it names none itself: "the club X joined in
+    August 2020" asks who managed it then.
+
+    >>> with_time("which club Ana Ruiz joined in August 2020", "Who was managing {}?")
+    'Who was managing {} in August 2020?'
+    """
+    found = _WHEN.search(inner)
+    if not found or _WHEN.search(outer):
+        return outer
+    body = outer.rstrip("?").rstrip()
+    return f"{body} {found.group()}?"

@@ -44,7 +44,7 @@ from kgllm.extract.reading import SentenceReading, read_document
 from kgllm.reason.analysis import QuestionAnalysis
 from kgllm.reason.kinship import is_kin
 from kgllm.reason.roles import arguments, compatible, distance, role_of
-from kgllm.reason.spans import counted, derived, fitness, names_question_entity, part_of, span_kind
+from kgllm.reason.spans import counted, counts_asked, derived, fitness, names_question_entity, part_of, span_kind
 from kgllm.reason.support import judge, normalize_answer
 from kgllm.reason.candidate import Candidate
 from kgllm.reason.stated import merge, stated_candidates
@@ -134,15 +134,22 @@ class DocumentReader:
             return self._docs[key]
 
     def canonical(self, mention_id: str) -> str | None:
-        """The graph entity a mention id stands for (following merges), or None; a name with words before it
-        the graph does not hold ("the Dane Henrik Lauesen") stands for the name it ends with."""
+        """The graph entity a mention id stands for (following merges), or None. A name with words before it
+        that stand for no one ("the Dane Henrik Lauesen") stands for the person it ends with, when the graph
+        holds that person."""
         if mention_id not in self._canon:
             words = mention_id.split()
             found = None
             for k in range(0, max(1, len(words) - 1)):
                 ent = self.store.get_entity(" ".join(words[k:]))
-                if ent is not None:
+                if ent is None:
+                    continue
+                if found is None:
                     found = ent.id
+                elif (ent.type or "").upper() == "PERSON":
+                    found = ent.id
+                    break
+                if k == 0 and len(words) < 3:
                     break
             self._canon[mention_id] = found
         return self._canon[mention_id]
@@ -202,6 +209,11 @@ class DocumentReader:
         """Answer spans for ``analysis``, best first (see the module docstring); supported ones first."""
         if not analysis.seeds or not analysis.predicate:
             return []
+        if analysis.predicate == ("is_a",):  # what someone is: the graph's is_a facts, read from their sentences
+            with self._lock:
+                self._sync()
+                found = stated_candidates(analysis, self.store, self.word_strength, self.canonical)
+            return sorted(found, key=lambda c: (not c.supported, -c.score, c.doc_id, c.chunk, c.text))
         with self._lock:
             self._sync()
             seeds = set(analysis.seed_ids)
@@ -273,7 +285,9 @@ class DocumentReader:
                 year = self._relative(readings, k, start, text)
                 if year is not None:
                     text, extra = year
-            text = counted(text, analysis)
+            if not counts_asked(text, analysis, sdoc[head].head.text if sdoc[head].dep_ == "nummod" else ""):
+                continue  # "how many caps": "four years" counts something else
+            text = _unqualified(counted(text, analysis), sdoc)
             d_ans = distance(sdoc[head], sdoc[p_tok])
             d_ent = distance(sdoc[near_seed[0]], sdoc[p_tok])
             if fit == 2:
@@ -390,3 +404,12 @@ def _trimmed(sdoc: Any, start: int, end: int, head: int, label: str) -> tuple[in
     while end - start > 1 and sdoc[start].ent_type_ == "NORP" and sdoc[start].i != head:
         start += 1
     return start, end, label
+
+
+def _unqualified(text: str, sdoc: Any) -> str:
+    """A place without the region the sentence qualifies it with ("Gothenburg, Sweden" -> "Gothenburg")."""
+    head, sep, rest = text.partition(", ")
+    if not sep or not rest:
+        return text
+    places = {t.text for t in sdoc if t.ent_type_ in ("GPE", "LOC")}
+    return head if rest.split()[0] in places and head[:1].isupper() else text

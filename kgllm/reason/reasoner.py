@@ -52,7 +52,7 @@ from typing import Any, Callable, Iterable, Sequence
 from kgllm.errors import ConfigError, InputError
 from kgllm.lm import Generator, resolve_llm
 from kgllm.progress import progress as track_progress
-from kgllm.reason.analysis import analyse_question, nested_parts
+from kgllm.reason.analysis import analyse_question, nested_parts, possessed_parts, with_time
 from kgllm.reason.answers import (FACT_NUMBER, Pending, asks_place_level, chained, closest_facts, from_candidate,
                                   mentions, not_stated, numbered_sentences, why_not, worded, yes_no)
 from kgllm.reason.closed import AUXILIARIES, closed_answer
@@ -200,15 +200,15 @@ class Reasoner:
         yes_no_question = bool(tokenize(question)[:1]) and tokenize(question)[0] in AUXILIARIES
         cands: list[Any] = []
         if analysis is not None:  # the documents' sentences first: an answer must be stated there
-            if yes_no_question:
+            if yes_no_question:  # answered Yes only when a sentence states it; never by a span
                 checked = yes_no(question, analysis, self.reader, sub or Subgraph(seeds=analysis.seed_ids))
-                if checked is not None:
-                    return checked, None
+                return checked or not_stated(question, ["a yes/no question about one entity is not checked"], [],
+                                             sub or Subgraph(seeds=analysis.seed_ids)), None
             parts = nested_parts(question) if depth < 2 else None
             if parts is not None:
                 inner, _ = self._answer(parts[0], None, depth + 1)
                 if inner is not None and inner.supported:
-                    resolved = parts[1].format(inner.text)
+                    resolved = with_time(parts[0], parts[1]).format(inner.text)
                     outer, _ = self._answer(resolved, None, depth + 1)
                     if outer is not None:
                         return chained(question, resolved, inner, outer), None
@@ -222,6 +222,15 @@ class Reasoner:
                 if outer is not None and outer.supported:
                     first = from_candidate(question, climb, self.store, Subgraph(seeds=analysis.seed_ids))
                     return chained(question, resolved, first, outer), None
+            if not good and depth < 2:  # "Where does Hannah's husband come from?": who is her husband, then where
+                parts = possessed_parts(question)
+                if parts is not None:
+                    inner, _ = self._answer(parts[0], None, depth + 1)
+                    if inner is not None and inner.supported:
+                        resolved = parts[1].format(inner.text)
+                        outer, _ = self._answer(resolved, None, depth + 1)
+                        if outer is not None and outer.supported:
+                            return chained(question, resolved, inner, outer), None
             if good:
                 options = [c for c in good if c.score >= good[0].score - self.config.text_choice_margin]
                 options = list({normalize_answer(c.text): c for c in reversed(options)}.values())[::-1]

@@ -18,6 +18,7 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
+from kgllm.extract.dates import NUMBER_WORDS
 from kgllm.reason.support import normalize_answer
 from kgllm.retrieve.answer_type import IS_A, LABEL_KIND, NOUN_KIND, relation_nouns, shape_kind
 from kgllm.types import Entity
@@ -25,7 +26,7 @@ from kgllm.types import Entity
 if TYPE_CHECKING:
     from kgllm.reason.analysis import QuestionAnalysis
 
-__all__ = ["derived", "span_kind", "fitness", "counted", "names_question_entity", "part_of"]
+__all__ = ["derived", "span_kind", "fitness", "counted", "counts_asked", "names_question_entity", "part_of"]
 
 _NUMERIC = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"})
 #: Suffixes that derive one word from another ("found" -> "founder", "restore" -> "restoration").
@@ -74,7 +75,8 @@ def span_kind(text: str, label: str, entity: Any = None, store: Any = None,
     if label in ("DATE", "TIME"):
         strong = bool(re.search(r"\d", text)) or bool(shape_kind(text))
         return ({"number": True} if is_duration(text) else {"date": strong}), nouns
-    if label in _NUMERIC:
+    if label in _NUMERIC and (re.search(r"\d", text) or any(w in NUMBER_WORDS and w not in ("a", "an")
+                                                            for w in text.lower().split())):
         return {"number": True}, nouns
     shaped = shape_kind(text)
     if shaped:
@@ -189,14 +191,34 @@ def counted(text: str, analysis: QuestionAnalysis) -> str:
     """"How many spectators ...?" is answered by the number: the counted noun the question names is dropped.
 
     >>> from kgllm.reason.analysis import QuestionAnalysis
-    >>> counted("18,400 spectators", QuestionAnalysis("q", context_pos=(("spectator", "NOUN"),)))
+    >>> counted("18,400 spectators", QuestionAnalysis("q", type_noun="spectator"))
     '18,400'
+    >>> counted("Feldmark Railway", QuestionAnalysis("q", type_noun="railway"))  # only a number is counted
+    'Feldmark Railway'
     """
     words = text.split()
-    counted_nouns = [w for w, _ in analysis.context_pos] + ([analysis.type_noun] if analysis.type_noun else [])
-    if len(words) > 1 and any(derived(words[-1].lower(), w) or words[-1].lower() == w for w in counted_nouns):
+    if len(words) < 2 or not analysis.type_noun or not any(ch.isdigit() for ch in words[-2]) and \
+            words[-2].lower() not in NUMBER_WORDS:
+        return text
+    if derived(words[-1].lower(), analysis.type_noun) or words[-1].lower() == analysis.type_noun:
         return " ".join(words[:-1])
     return text
+
+
+def counts_asked(text: str, analysis: QuestionAnalysis, said: str = "") -> bool:
+    """Whether a number answers "how many N": it counts N (its text ends with N, or ``said`` -- the words around
+    it -- hold N), or the question counts nothing named.
+
+    >>> from kgllm.reason.analysis import QuestionAnalysis
+    >>> q = QuestionAnalysis("How many caps did Ines win?", type_noun="cap")
+    >>> counts_asked("34 caps", q), counts_asked("four years", q), counts_asked("34", q, "won 34 caps")
+    (True, False, True)
+    """
+    noun = analysis.type_noun
+    if not noun or "how many" not in analysis.question.lower():
+        return True
+    words = [w.lower() for w in f"{text} {said}".split()]
+    return any(w == noun or derived(noun, w) for w in words)
 
 
 def noun_fit(asked: frozenset[str], nouns: set[str]) -> bool:

@@ -30,7 +30,7 @@ from kgllm.reason.analysis import parse
 from kgllm.reason.candidate import Candidate
 from kgllm.reason.kinship import is_kin
 from kgllm.reason.roles import compatible
-from kgllm.reason.spans import counted, fitness, names_question_entity, span_kind
+from kgllm.reason.spans import counted, counts_asked, fitness, names_question_entity, span_kind
 from kgllm.reason.support import judge, normalize_answer
 from kgllm.retrieve.answer_type import IS_A
 from kgllm.retrieve.question import relation_text
@@ -84,12 +84,17 @@ def stated_candidates(analysis: Any, store: Any, strength: Callable[[str, str, s
             if other in excluded:
                 continue
             words = relation_text(fact.relation).split()
-            p = max((strength(w, r, f) for w, f in zip(analysis.predicate, forms) for r in words), default=0.0)
+            if analysis.predicate == ("is_a",):  # "What does X do?": what the text says X is
+                if fact.relation not in IS_A or fact.subject != seed:
+                    continue
+                p = 1.0
+            else:
+                p = max((strength(w, r, f) for w, f in zip(analysis.predicate, forms) for r in words), default=0.0)
             if p <= 0:
                 continue
             ent = store.get_entity(other)
             text = ent.name if ent is not None else other
-            if names_question_entity(text, analysis):
+            if names_question_entity(text, analysis) or not counts_asked(text, analysis, " ".join(words)):
                 continue
             sentence = " ".join(pr.sentence for pr in fact.provenance if pr.sentence)
             subject_role, object_role = fact_roles(fact.relation)
