@@ -276,8 +276,14 @@ class Referents:
             for m in found:
                 self.state.learn_gender(m, gender, strong=False)
             return found
-        if low in _THING_PRON:
-            return (self._latest(subjects, lambda m: not self.state.is_person(m) and m.label not in NUMERIC_LABELS)
+        if low in _THING_PRON:  # the thing a recent sentence is about, else the document's topic, else the last thing
+            def thing(m: Mention) -> bool:
+                return not self.state.is_person(m) and m.label not in NUMERIC_LABELS
+
+            near = [m for m in candidates if m.subject and m.sent >= self.chunk.index - 3]
+            topic = self.state.descriptions.topic
+            return (self._latest(subjects, thing) or self._latest(near, thing)
+                    or ([topic] if topic is not None and thing(topic) and topic.id not in exclude else [])
                     or self._latest(candidates, lambda m: m.is_named_thing()))
         if tok.dep_ == "poss" and (noun_gender(tok.head.lemma_) or tok.head.lemma_.lower() in _KIN_PLAIN):
             # "their son": people, the latest pair or group named together, or the latest person subject

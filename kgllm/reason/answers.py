@@ -32,7 +32,8 @@ from kgllm.reason.support import normalize_answer
 from kgllm.retrieve.answer_type import NOUN_KIND
 from kgllm.types import NOT_STATED, Answer, Entity, Fact, Subgraph, entity_id, unique_sources
 
-__all__ = ["from_candidate", "not_stated", "chained", "yes_no", "closest_facts", "Pending", "numbered_sentences",
+__all__ = ["from_candidate", "not_stated", "chained", "yes_no", "closest_facts", "coordinated", "listed", "Pending",
+           "numbered_sentences",
            "worded", "why_not", "asks_place_level", "mentions", "FACT_NUMBER"]
 
 
@@ -75,6 +76,33 @@ def from_candidate(question: str, cand: Candidate, store: Any, sub: Subgraph,
             sub.add_fact(f)
     entities = list(dict.fromkeys([answer_id] + [c.entity or entity_id(c.text) for c in others if c is not cand]))
     return Answer(question, cand.text, facts, unique_sources(facts), True, entities, cand.confidence, sub)
+
+
+def coordinated(best: Candidate, good: Sequence[Candidate]) -> list[Candidate]:
+    """The other supported answers the best one's sentence gives alongside it, in the same role: "founded by A
+    and B" (conjuncts of each other), or facts of the same relation read from the same sentence."""
+    out = []
+    for c in good:
+        if c is best or c.doc_id != best.doc_id or c.chunk != best.chunk or c.fitness < min(best.fitness, 1):
+            continue
+        if best.reading is not None and c.reading is not None:
+            sdoc = best.reading.doc
+            if sdoc[c.head] in sdoc[best.head].conjuncts:
+                out.append(c)
+        elif c.relation == best.relation and c.seed == best.seed:
+            out.append(c)
+    return out
+
+
+def listed(first: Answer, others: Sequence[Answer]) -> Answer:
+    """One answer naming every answer of a list question ("A and B"), citing each one's facts."""
+    names = [first.text, *(a.text for a in others)]
+    text = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    facts = list(dict.fromkeys([*first.facts, *(f for a in others for f in a.facts)]))
+    entities = list(dict.fromkeys([*first.entities[:1], *(a.entities[0] for a in others if a.entities),
+                                   *first.entities[1:]]))
+    return Answer(first.question, text, facts, unique_sources(facts), True, entities,
+                  min([first.confidence, *(a.confidence for a in others)]), first.subgraph)
 
 
 def closest_facts(cands: Sequence[Candidate], sub: Subgraph, limit: int = 2) -> list[Fact]:
@@ -130,7 +158,7 @@ def yes_no(question: str, analysis: QuestionAnalysis, reader: DocumentReader, su
         named = reader.store.get_entity(target.entity_id)
         why = f"the text says {cands[0].text}, not {named.name if named is not None else target.mention}"
         return Answer(question, f"No: {why}.", ans.facts, ans.sources, False, ans.entities, 0.0, sub, reasons=(why,))
-    return not_stated(question, [f"no sentence says whether {analysis.question.rstrip('?')}"], [], sub)
+    return not_stated(question, ["no sentence states it"], [], sub)
 
 
 FACT_NUMBER = re.compile(r"\[\d+\]\s*")

@@ -53,8 +53,10 @@ from kgllm.errors import ConfigError, InputError
 from kgllm.lm import Generator, resolve_llm
 from kgllm.progress import progress as track_progress
 from kgllm.reason.analysis import analyse_question, nested_parts, possessed_parts, with_time
-from kgllm.reason.answers import (FACT_NUMBER, Pending, asks_place_level, chained, closest_facts, from_candidate,
-                                  mentions, not_stated, numbered_sentences, why_not, worded, yes_no)
+from kgllm.reason.answers import (FACT_NUMBER, Pending, asks_place_level, chained, closest_facts, coordinated,
+                                  from_candidate, listed, mentions, not_stated, numbered_sentences, why_not, worded,
+                                  yes_no)
+from kgllm.reason.compare import compare
 from kgllm.reason.closed import AUXILIARIES, closed_answer
 from kgllm.reason.reader import DocumentReader
 from kgllm.reason.support import normalize_answer
@@ -204,6 +206,9 @@ class Reasoner:
                 checked = yes_no(question, analysis, self.reader, sub or Subgraph(seeds=analysis.seed_ids))
                 return checked or not_stated(question, ["a yes/no question about one entity is not checked"], [],
                                              sub or Subgraph(seeds=analysis.seed_ids)), None
+            compared = compare(question, analysis, self.reader, sub or Subgraph(seeds=analysis.seed_ids))
+            if compared is not None:
+                return compared, None
             parts = nested_parts(question) if depth < 2 else None
             if parts is not None:
                 inner, _ = self._answer(parts[0], None, depth + 1)
@@ -236,6 +241,10 @@ class Reasoner:
                 options = list({normalize_answer(c.text): c for c in reversed(options)}.values())[::-1]
                 made = [from_candidate(question, c, self.store, sub or Subgraph(seeds=analysis.seed_ids), good)
                         for c in options[: self.config.llm_choices]]
+                together = coordinated(good[0], good)
+                if together:  # "founded by A and B": every answer the sentence gives
+                    made[0] = listed(made[0], [from_candidate(question, c, self.store, made[0].subgraph)
+                                               for c in together])
                 return made[0], Pending(answers=made, context=numbered_sentences(made))
         if sub is None:
             sub = self.retriever.retrieve(question)

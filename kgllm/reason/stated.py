@@ -114,11 +114,14 @@ def stated_candidates(analysis: Any, store: Any, strength: Callable[[str, str, s
                             roles_ok=roles_ok, context_ok=ctx_ok)
             score = (1.5 * p + (0.4 if ctx_ok else 0.0) + {2: 0.8, 1: 0.5}.get(fit, 0.0) + 0.7 * roles_ok
                      + (0.3 if quals_ok else 0.0) - (0.3 if fit <= 0 and analysis.want and analysis.want.kinds else 0.0))
+            nearly = fit == 0 and not verdict.supported and judge(
+                analysis, p, kind, 1, 1, 1, quals_ok, answer_role=r_ans, entity_role=r_ent, roles_ok=roles_ok,
+                context_ok=ctx_ok).supported
             prov = fact.provenance[0]
             out.append(Candidate(counted(text, analysis), other if ent is not None else None, kind, round(score, 4),
                                  prov.doc_id, None, p, verdict.supported, verdict.reasons, verdict.confidence, seed,
                                  fact.subject == other and r_ans == "agent", (), -1, fact.relation,
-                                 frozenset(nouns), False, fit, fact))
+                                 frozenset(nouns), nearly, fit, fact))
     return out
 
 

@@ -48,11 +48,11 @@ def reasoner() -> Reasoner:
 
 def test_graph_holds_the_facts(reasoner: Reasoner) -> None:
     got = {(f.subject, f.relation, f.object) for f in reasoner.store.facts()}
-    assert got == {("halvorsen robotics", "founded_in", "2011"),
-                   ("halvorsen robotics", "founded_by", "ines marchetti"),
+    assert got == {("halvorsen robotics", "founded_date", "2011"),       # a date has a relation of its own
+                   ("ines marchetti", "found", "halvorsen robotics"),     # the passive read actively
                    ("halvorsen robotics", "headquartered_in", "tampere"),
-                   ("ines marchetti", "born_in", "1979"), ("ines marchetti", "born_in", "bergamo"),
-                   ("bergamo", "city_in", "italy"), ("tampere", "located_in", "finland")}
+                   ("ines marchetti", "born_date", "1979"), ("ines marchetti", "born_in", "bergamo"),
+                   ("bergamo", "is_a", "city"), ("bergamo", "be_in", "italy"), ("tampere", "located_in", "finland")}
 
 
 @pytest.mark.parametrize(("question", "expected"), WRONG_BEFORE + RIGHT_BEFORE)
@@ -63,7 +63,7 @@ def test_answers_the_question_that_was_asked(reasoner: Reasoner, question: str, 
 
 def test_the_cited_fact_is_the_hop_that_answers(reasoner: Reasoner) -> None:
     ans = reasoner.ask("Who founded Halvorsen Robotics?")
-    assert [(f.relation, f.object) for f in ans.facts] == [("founded_by", "ines marchetti")]
+    assert [(f.subject, f.relation, f.object) for f in ans.facts] == [("ines marchetti", "found", "halvorsen robotics")]
     assert ans.sources[0].sentence == "Halvorsen Robotics was founded in 2011 by Ines Marchetti."
 
 

@@ -43,9 +43,9 @@ def test_build_reports_what_stats_shows_afterwards(tmp_path):
     """Real extraction and resolution over texts written for this test: the resolver merges a short name."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "people.txt").write_text("Ines Varga was born in Pecs in 1979. Varga founded Lumora in 2011.\n",
+    (docs / "people.txt").write_text("Maria Keller was born in Pecs in 1979.\n", encoding="utf-8")
+    (docs / "places.txt").write_text("Pecs is located in Hungary. M. Keller founded Lumora in 2011.\n",
                                      encoding="utf-8")
-    (docs / "places.txt").write_text("Pecs is located in Hungary. Lumora is based in Szeged.\n", encoding="utf-8")
     graph = tmp_path / "g.json"
     built = runner.invoke(app, ["build", str(docs), "--graph", str(graph)])
     assert built.exit_code == 0, built.output

@@ -18,7 +18,7 @@ ONTOLOGY = """@prefix : <http://example.org/people#> .
 :Place a owl:Class .
 :birthPlace a owl:ObjectProperty ; rdfs:domain :Person ; rdfs:range :Place .
 """
-TEXT = "John Miller was born in 1990. Anna Schmidt was born in Berlin.\n"
+TEXT = "John Miller was born in Norvik Steel AG. Anna Schmidt was born in Berlin.\n"  # a company is no place
 
 
 @pytest.fixture()
@@ -41,14 +41,15 @@ def build(where, mode: str, status: int = 0):
 
 
 def test_build_on_violation_modes(inputs):
-    clash = "John Miller --birthPlace--> 1990"
+    clash = "John Miller --birthPlace--> Norvik Steel AG"
     fine = "Anna Schmidt --birthPlace--> Berlin"
     result, facts = build(inputs, "penalize")
     assert facts == [fine, clash] and "violate" not in result.stderr
     result, facts = build(inputs, "report")
     assert facts == [fine, clash]
     assert "1 facts violate the schema's domain/range (kept):" in result.stderr
-    assert 'john miller --birthPlace--> 1990: range Place vs DATE in "John Miller was born in 1990."' in result.stderr
+    assert ('john miller --birthPlace--> norvik steel ag: range Place vs ORG in "John Miller was born in Norvik Steel '
+            'AG."') in result.stderr
     result, facts = build(inputs, "drop")
     assert facts == [fine] and "(dropped)" in result.stderr
 
