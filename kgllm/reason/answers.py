@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
@@ -33,6 +34,7 @@ from kgllm.retrieve.answer_type import NOUN_KIND
 from kgllm.types import NOT_STATED, Answer, Entity, Fact, Subgraph, entity_id, unique_sources
 
 __all__ = ["from_candidate", "not_stated", "chained", "yes_no", "closest_facts", "coordinated", "listed", "Pending",
+           "path_confidence",
            "numbered_sentences",
            "worded", "why_not", "asks_place_level", "mentions", "FACT_NUMBER"]
 
@@ -221,3 +223,30 @@ def mentions(text: str, name: str) -> bool:
     """Whether ``name`` occurs in ``text`` as whole words (punctuation and quotes ignored)."""
     words = _NON_WORD.sub(" ", name).split()
     return bool(words) and f" {' '.join(words)} " in f" {' '.join(_NON_WORD.sub(' ', text).split())} "
+
+
+def path_confidence(sub: Subgraph, choice: str, temperature: float = 0.1) -> float:
+    """Share of the softmax mass over the distinct relation paths' best scores on paths reaching ``choice``.
+
+    Every entity one relation path reaches is an equally good answer to it, so the mass is spread over
+    relation paths, not over answers: a question with many right answers is not less certain.
+
+    Examples
+    --------
+    >>> from kgllm.types import Fact, Path, Subgraph
+    >>> f, g = Fact("a", "r", "b"), Fact("a", "s", "c")
+    >>> sub = Subgraph(paths=[Path(("a", "b"), (f,), (True,), 1.0), Path(("a", "c"), (g,), (True,), 0.8)])
+    >>> round(path_confidence(sub, "b"), 3), round(path_confidence(sub, "c"), 3)
+    (0.881, 0.119)
+    """
+    best: dict[tuple, float] = {}
+    ends: dict[tuple, set[str]] = {}
+    for p in sub.paths:
+        key = (p.entities[0] if p.entities else "", p.relations, tuple(p.forward))
+        best[key] = max(best.get(key, p.score), p.score)
+        ends.setdefault(key, set()).add(p.end)
+    if not best:
+        return 0.0
+    top = max(best.values())
+    weights = {k: math.exp((v - top) / temperature) for k, v in best.items()}
+    return sum(w for k, w in weights.items() if choice in ends[k]) / sum(weights.values())

@@ -45,8 +45,7 @@ False
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
 from kgllm.errors import ConfigError, InputError
@@ -54,8 +53,8 @@ from kgllm.lm import Generator, resolve_llm
 from kgllm.progress import progress as track_progress
 from kgllm.reason.analysis import analyse_question, nested_parts, possessed_parts, with_time
 from kgllm.reason.answers import (FACT_NUMBER, Pending, asks_place_level, chained, closest_facts, coordinated,
-                                  from_candidate, listed, mentions, not_stated, numbered_sentences, why_not, worded,
-                                  yes_no)
+                                  from_candidate, listed, mentions, not_stated, numbered_sentences, path_confidence,
+                                  why_not, worded, yes_no)
 from kgllm.reason.compare import compare
 from kgllm.reason.closed import AUXILIARIES, closed_answer
 from kgllm.reason.reader import DocumentReader
@@ -65,7 +64,7 @@ from kgllm.reason.prompts import answer_prompt, choice_prompt
 from kgllm.reason.relations import RelationPlan, derived_answer, finish_relation_plans, related_pair, relation_plan
 from kgllm.reason.rules import RuleSet
 from kgllm.retrieve.context import build_context
-from kgllm.retrieve.link import store_revision, tokenize
+from kgllm.retrieve.link import LinkedEntity, store_revision, tokenize
 from kgllm.retrieve.rank import rank_answers
 from kgllm.retrieve.subgraph import Retriever
 from kgllm.stores.base import GraphStore
@@ -216,17 +215,17 @@ class Reasoner:
                     resolved = with_time(parts[0], parts[1]).format(inner.text)
                     outer, _ = self._answer(resolved, None, depth + 1)
                     if outer is not None:
-                        return chained(question, resolved, inner, outer), None
+                        return _offered(chained(question, resolved, inner, outer))
             cands = self.reader.candidates(analysis)
             good = [c for c in cands if c.supported]
             climb = next((c for c in cands if (c.supported or c.nearly) and c.fitness < 2), None) \
                 if depth < 2 and asks_place_level(analysis) and (not good or good[0].fitness < 2) else None
             if climb is not None:  # "which country": the text names a place; which country is that place in?
                 resolved = f"In which {sorted(analysis.want.nouns)[0]} is {climb.text}?"
-                outer, _ = self._answer(resolved, None, depth + 1)
-                if outer is not None and outer.supported:
+                outer = self._contained(resolved, climb)
+                if outer is not None:
                     first = from_candidate(question, climb, self.store, Subgraph(seeds=analysis.seed_ids))
-                    return chained(question, resolved, first, outer), None
+                    return _offered(chained(question, resolved, first, outer))
             if not good and depth < 2:  # "Where does Hannah's husband come from?": who is her husband, then where
                 parts = possessed_parts(question)
                 if parts is not None:
@@ -235,7 +234,7 @@ class Reasoner:
                         resolved = parts[1].format(inner.text)
                         outer, _ = self._answer(resolved, None, depth + 1)
                         if outer is not None and outer.supported:
-                            return chained(question, resolved, inner, outer), None
+                            return _offered(chained(question, resolved, inner, outer))
             if good:
                 options = [c for c in good if c.score >= good[0].score - self.config.text_choice_margin]
                 options = list({normalize_answer(c.text): c for c in reversed(options)}.values())[::-1]
@@ -269,6 +268,17 @@ class Reasoner:
         return Answer.unsupported(question, "no relevant facts were found around "
                                   + ", ".join(sub.name(s) for s in sub.seeds), sub), None
 
+    def _contained(self, question: str, place: Any) -> Answer | None:
+        """The supported answer to "In which <level> is <place>?": a place the text puts it in ("X is a town in
+        Y", "X is located in Y") or makes it part of ("X is the capital of Y")."""
+        analysis = analyse_question(question, self.retriever.linker, limit=4)
+        if place.entity is not None and place.entity not in analysis.seed_ids:
+            analysis.seeds = [LinkedEntity(place.entity, place.text.lower(), 1.0, "answer")]
+        analysis = replace(analysis, predicate=("in", "of"), forms=(), context=(), context_pos=(), seed_role="",
+                           wh_role="")
+        good = [c for c in self.reader.candidates(analysis) if c.supported]
+        return from_candidate(question, good[0], self.store, Subgraph(seeds=analysis.seed_ids)) if good else None
+
     def _with_model(self, questions: Sequence[str], pending: list[Pending], answers: list[Answer | None]) -> None:
         """The language model's part: it chooses among the top candidates (constrained decoding) where the
         graph or the text offers more than one, or words the answer; every model call is one batch."""
@@ -278,7 +288,7 @@ class Reasoner:
         if callable(choose):
             options = [self._options(p.sub, p.ranked) for p in graph]
             asks = [(p, opts) for p, opts in zip(graph, options)]
-            asks += [(p, [a.text for a in p.answers]) for p in text if len(p.answers) > 1]
+            asks += [(p, [a.text for a in p.answers]) for p in text]
             convs = [choice_prompt(questions[p.index], p.context, opts) for p, opts in asks]
             picks = list(choose(convs, [opts for _, opts in asks])) if asks else []
             for (p, opts), pick in zip(asks, picks):
@@ -405,6 +415,11 @@ def _names(sub: Subgraph, eid: str) -> list[str]:
     return [eid] if entity is None else [entity.name, *entity.aliases, eid]
 
 
+def _offered(answer: Answer) -> tuple[Answer, Pending | None]:
+    """A finished answer, offered to the model to word (when supported: the model then says it in its words)."""
+    return answer, (Pending(answers=[answer], context=numbered_sentences([answer])) if answer.supported else None)
+
+
 def _from_text(facts: Iterable[Any]) -> bool:
     """Whether facts were read from sentences (then the sentences must state the answer)."""
     return any(p.sentence for f in facts for p in f.provenance)
@@ -412,30 +427,3 @@ def _from_text(facts: Iterable[Any]) -> bool:
 
 def _best_path(paths: Iterable[Path], end: str) -> Path | None:
     return next((p for p in paths if p.end == end), None)
-
-
-def path_confidence(sub: Subgraph, choice: str, temperature: float = 0.1) -> float:
-    """Share of the softmax mass over the distinct relation paths' best scores on paths reaching ``choice``.
-
-    Every entity one relation path reaches is an equally good answer to it, so the mass is spread over
-    relation paths, not over answers: a question with many right answers is not less certain.
-
-    Examples
-    --------
-    >>> from kgllm.types import Fact, Path, Subgraph
-    >>> f, g = Fact("a", "r", "b"), Fact("a", "s", "c")
-    >>> sub = Subgraph(paths=[Path(("a", "b"), (f,), (True,), 1.0), Path(("a", "c"), (g,), (True,), 0.8)])
-    >>> round(path_confidence(sub, "b"), 3), round(path_confidence(sub, "c"), 3)
-    (0.881, 0.119)
-    """
-    best: dict[tuple, float] = {}
-    ends: dict[tuple, set[str]] = {}
-    for p in sub.paths:
-        key = (p.entities[0] if p.entities else "", p.relations, tuple(p.forward))
-        best[key] = max(best.get(key, p.score), p.score)
-        ends.setdefault(key, set()).add(p.end)
-    if not best:
-        return 0.0
-    top = max(best.values())
-    weights = {k: math.exp((v - top) / temperature) for k, v in best.items()}
-    return sum(w for k, w in weights.items() if choice in ends[k]) / sum(weights.values())

@@ -53,13 +53,15 @@ def test_bad_input_changes_nothing_stored(tmp_path):
     cases = [
         (lambda: kg.ingest_files([tmp_path / "missing.txt"]), "missing.txt"),
         (lambda: kg.ingest_files([binary]), "binary"),
-        (lambda: kg.ingest_files([bad_jsonl]), "docs.jsonl:2"),
         (lambda: kg.ingest(["Oslo is in Norway.", "   "]), "empty"),
     ]
     for call, expected in cases:
         with pytest.raises(InputError, match=expected):
             call()
         assert kg.store.to_dict() == before
+    # A file with one malformed line: the good lines are read, the bad one is reported with its line.
+    report = kg.ingest_files([bad_jsonl])
+    assert [u.where for u in report.unreadable] == [f"{bad_jsonl}:2"] and report.documents == 1
 
 
 def test_save_load_roundtrip_answers_the_same(tmp_path):
