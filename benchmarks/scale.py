@@ -84,11 +84,11 @@ def warm_asks(store: Any, rounds: int) -> dict[str, float]:
     return {"p50_ms": pct(times, 0.5), "p99_ms": pct(times, 0.99)}
 
 
-def explorer(graph: Path, connections: int, seconds: float) -> dict[str, Any]:
-    """The explorer on ``graph`` under wrk: /health, search, neighbours, ask."""
+def explorer(graph: Path | None, connections: int, seconds: float, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The explorer on ``graph`` (or the store ``extra`` names) under wrk: /health, search, neighbours, ask."""
     people = [c[0].lower() for c in CHAINS] + [c[1].lower() for c in CHAINS]
     out: dict[str, Any] = {}
-    with Explorer(graph, warm=QUESTIONS[:1]) as url:
+    with Explorer(graph, extra=extra, warm=QUESTIONS[:1]) as url:
         out["health"] = wrk(url, ["/health"], connections, seconds)
         out["search"] = wrk(url, [f"/api/search?q={q.replace(' ', '%20')}" for q in SEARCHES], connections, seconds)
         out["neighbours"] = wrk(url, [f"/api/neighbours?id={p.replace(' ', '%20')}" for p in people], connections,
@@ -138,6 +138,8 @@ def neo4j_size(n: int, folder: Path, args: argparse.Namespace, server: Any) -> d
     row["ask"] = cold([*KGLLM, "ask", QUESTION, *where, "--no-llm"], args.cold, expect="Norhavn")
     row["retrieval"] = warm_asks(store, args.rounds)
     store.close()
+    if not args.no_explorer:
+        row["explorer"] = explorer(None, args.connections, args.seconds, tuple(where))
     return row
 
 

@@ -8,7 +8,7 @@ or 1 (other failures); ``--json`` prints exactly one JSON object on stdout.
 
 from __future__ import annotations
 
-from kgllm.cli import docs, evaluate, explorer, graph, jobs, merges, neo4j, rdf, serve
+from kgllm.cli import docs, evaluate, explorer, graph, jobs, merges, neo4j, rdf, serve, train
 from kgllm.cli.common import new_app
 
 __all__ = ["app", "main"]
@@ -24,6 +24,7 @@ explorer.register(app)
 jobs.register(app)
 docs.register(app)
 merges.register(app)
+train.register(app)
 
 
 def main() -> None:

@@ -55,7 +55,12 @@ def build(
     canonicalize: bool = typer.Option(False, "--canonicalize", help="Without --schema: join near-identical "
                                       "spellings of one relation (e.g. locate_in and located_in)."),
     extractor: str = typer.Option("rules", "--extractor", metavar="MODE", help="'rules' (spaCy patterns), 'lm' "
-                                  "(the local model under constrained decoding) or 'hybrid' (both)."),
+                                  "(the local model under constrained decoding), 'hybrid' (both) or 'trained' (a "
+                                  "relation model from kgllm train extraction, typing onto --schema; without a "
+                                  "schema it reads as the rules do)."),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir", metavar="DIR",
+                                             help="With --extractor trained: the model directory kgllm train "
+                                                  "extraction wrote."),
     on_violation: str = typer.Option("penalize", "--on-violation", metavar="MODE", help="With --schema, a fact "
                                      "whose subject/object type clashes with its relation's domain/range: "
                                      "'penalize' (only scored lower), 'report' (kept and listed) or 'drop' "
@@ -82,8 +87,12 @@ def build(
     if on_violation not in ON_VIOLATION:    # a usage error (exit 2) before anything opens
         raise typer.BadParameter(f"expected one of {', '.join(ON_VIOLATION)}, got {on_violation!r}",
                                  param_hint="--on-violation")
-    if extractor not in ("rules", "lm", "hybrid"):
-        raise typer.BadParameter(f"expected one of rules, lm, hybrid, got {extractor!r}", param_hint="--extractor")
+    if extractor not in ("rules", "lm", "hybrid", "trained"):
+        raise typer.BadParameter(f"expected one of rules, lm, hybrid, trained, got {extractor!r}",
+                                 param_hint="--extractor")
+    if (extractor == "trained") != (model_dir is not None):
+        raise typer.BadParameter("--model-dir goes with --extractor trained, and --extractor trained needs it",
+                                 param_hint="--model-dir")
     if resolve not in RESOLVE_MODES:
         raise typer.BadParameter(f"expected one of {', '.join(RESOLVE_MODES)}, got {resolve!r}", param_hint="--resolve")
     spec = StoreSpec(graph, store, uri, user, password)
@@ -95,7 +104,7 @@ def build(
         from kgllm.schema import Schema
 
         allowed = Schema.from_file(schema) if schema is not None else None   # a bad file fails before the store opens
-        reader = make_extractor(extractor, schema=allowed)                   # so does a bad --extractor
+        reader = make_extractor(extractor, schema=allowed, model_dir=model_dir)  # so does a bad --extractor
         mode = "none" if no_resolve else resolve
         resolver = None if mode == "none" else EntityResolver(ResolverConfig(use_embeddings=mode == "embedding"))
         # The same writer lock as `kgllm jobs run`: a build and a job never write one store at once (wait up to

@@ -35,7 +35,15 @@ def eval_extraction(
                                       "the items scored without \"relations\" (the file read as one ingest)."),
     mode: str = typer.Option("rules", "--mode", metavar="MODE",
                              help="Extractor: 'rules' (spaCy patterns), 'lm' (the language model under constrained "
-                                  "decoding) or 'hybrid' (both)."),
+                                  "decoding), 'hybrid' (both) or 'trained' (a relation model from kgllm train "
+                                  "extraction; needs --model-dir)."),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir", metavar="DIR",
+                                             help="Trained mode: the model directory kgllm train extraction wrote."),
+    schema: Optional[Path] = typer.Option(None, "--schema", metavar="FILE",
+                                          help="Relations for the items without \"relations\" (a schema file, or "
+                                               "an extraction JSONL file whose items' relations are joined)."),
+    show: int = typer.Option(25, "--relations", metavar="N", help="Relations listed in the per-relation table "
+                                                                  "(most gold triples first; --json lists all)."),
     task: str = typer.Option("generate", "--task", metavar="TASK",
                              help="What the model does in lm/hybrid mode: 'generate' (writes the facts), 'verify' "
                                   "(chooses a relation, or none, for each of the rules' candidates) or 'both' "
@@ -60,21 +68,59 @@ def eval_extraction(
 
     if mode not in MODES:
         raise typer.BadParameter(f"expected one of {', '.join(MODES)}, got {mode!r}", param_hint="--mode")
+    if (mode == "trained") != (model_dir is not None):
+        raise typer.BadParameter("--model-dir goes with --mode trained, and --mode trained needs it",
+                                 param_hint="--model-dir")
     if task not in ("generate", "verify", "both"):
         raise typer.BadParameter(f"expected generate, verify or both, got {task!r}", param_hint="--task")
 
     def go() -> dict[str, Any]:
         from kgllm.extract.demos import DemoBank
+        from kgllm.schema import Schema
 
         bank = DemoBank.from_file(demos) if demos is not None else None
-        with open_llm(mode == "rules", model, llm_url, llm_name, llm_key, progress=err.is_terminal) as llm:
-            chosen = {} if mode == "rules" else {"extractor": make_extractor(
-                mode, llm=llm, task=task, demos=bank, k_demos=k_demos, fallback=not union)}
+        inventory = Schema.from_file(schema) if schema is not None else None
+        with open_llm(mode in ("rules", "trained"), model, llm_url, llm_name, llm_key,
+                      progress=err.is_terminal) as llm:
+            if mode == "trained":
+                chosen = {"extractor": make_extractor(mode, model_dir=model_dir)}
+            else:
+                chosen = {} if mode == "rules" else {"extractor": make_extractor(
+                    mode, llm=llm, task=task, demos=bank, k_demos=k_demos, fallback=not union)}
+            if inventory is not None:
+                chosen["schema"] = inventory
             return evaluate_extraction(file, limit=limit, progress=err.is_terminal, use_schema=not no_schema,
                                        canonicalize=canonicalize, **chosen)
 
     result = run(go)
-    report(f"extraction: {file.name}", result, as_json)
+    if as_json:
+        report(f"extraction: {file.name}", result, True)
+        return
+    details = ("relations", "confusions")
+    report(f"extraction: {file.name}", {k: v for k, v in result.items() if k not in details}, False)
+    if "relations" in result:
+        relation_tables(result, show)
+
+
+def relation_tables(result: dict[str, Any], show: int) -> None:
+    """Print the per-relation strict P/R/F1 table and the confusion summary of an extraction report."""
+    from rich.table import Table
+
+    from kgllm.cli.common import out
+
+    table = Table("relation", "gold", "predicted", "precision", "recall", "f1",
+                  title=f"per relation, strict (the {min(show, len(result['relations']))} with the most gold "
+                        f"triples of {len(result['relations'])})")
+    for name, m in list(result["relations"].items())[:show]:
+        table.add_row(name, str(m["gold"]), str(m["predicted"]), f"{m['precision']:.3f}", f"{m['recall']:.3f}",
+                      f"{m['f1']:.3f}")
+    out.print(table)
+    confused = Table("gold relation", "predicted instead", "count",
+                     title=f"confusions (same subject and object; {result['spurious']} spurious predictions link "
+                           f"no gold pair, {result['missed']} gold triples were not linked at all)")
+    for c in result["confusions"]:
+        confused.add_row(c["gold"], c["predicted"], str(c["count"]))
+    out.print(confused)
 
 
 def eval_kgqa(

@@ -36,11 +36,11 @@ from typing import Any, Iterable, Sequence
 
 from kgllm.errors import InputError
 from kgllm.extract.base import ExtractionResult
-from kgllm.loaders import iter_jsonl
+from kgllm.extract.examples import iter_items, validate_item
 from kgllm.schema import Schema, relation_words
 from kgllm.types import Document, Fact, GraphDelta, entity_id
 
-__all__ = ["normalize_entity", "normalize_relation", "score_triples", "prf", "delta_triples",
+__all__ = ["normalize_entity", "normalize_relation", "score_triples", "prf", "delta_triples", "relation_report",
            "evaluate_extraction"]
 
 Triple = Sequence[str]
@@ -116,26 +116,79 @@ def delta_triples(delta: GraphDelta) -> dict[str, list[tuple[str, str, str]]]:
     return out
 
 
-def _validate(path: Any, lineno: int, obj: dict[str, Any]) -> None:
-    where = f"{path}:{lineno}"
-    text = obj.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise InputError(f"{where}: expected a non-empty string field 'text'")
-    triples = obj.get("triples")
-    if not isinstance(triples, list):
-        raise InputError(f"{where}: expected 'triples' as a list of [subject, relation, object]")
-    for k, t in enumerate(triples):
-        if not (isinstance(t, list) and len(t) == 3 and all(isinstance(x, str) for x in t)):
-            raise InputError(f"{where}: triple {k} must be a list of 3 strings [subject, relation, object], "
-                             f"got {t!r}")
-    relations = obj.get("relations")
-    if relations is not None and not (isinstance(relations, list) and all(isinstance(r, str) for r in relations)):
-        raise InputError(f"{where}: optional 'relations' must be a list of strings")
+def relation_report(items: Iterable[tuple[Iterable[Triple], Iterable[Triple]]],
+                    top: int = 20) -> dict[str, Any]:
+    """Per-relation strict P/R/F1 and what was confused with what, over ``(predicted, gold)`` items.
+
+    A predicted triple that misses is a *confusion* when a gold triple of the same item links the same
+    subject and object under another relation (``{"gold": r, "predicted": r2}``), *reversed* when it has
+    the gold triple's relation with subject and object swapped (``"predicted": "r (reversed)"``), and
+    *spurious* when no gold triple links its two entities; a gold triple no prediction links is *missed*.
+
+    Returns
+    -------
+    dict
+        ``{"relations": {gold spelling: {"precision", "recall", "f1", "gold", "predicted"}},
+        "confusions": [{"gold", "predicted", "count"}, ...] (most frequent ``top``),
+        "spurious": int, "missed": int}``.
+
+    Examples
+    --------
+    >>> rep = relation_report([([("Oslo", "capital", "Norway"), ("Oslo", "country", "Norway")],
+    ...                         [("Norway", "capital", "Oslo"), ("Oslo", "country", "Norway")])])
+    >>> rep["relations"]["country"]["f1"], rep["relations"]["capital"]["recall"]
+    (1.0, 0.0)
+    >>> rep["confusions"]
+    [{'gold': 'capital', 'predicted': 'capital (reversed)', 'count': 1}]
+    """
+    spelled: dict[str, str] = {}
+    counts: dict[str, list[int]] = {}
+    confusions: Counter = Counter()
+    spurious = missed = 0
+
+    def norm(triples: Iterable[Triple]) -> list[tuple[str, str, str]]:
+        out: dict[tuple[str, str, str], None] = {}
+        for s, r, o in triples:
+            key = normalize_relation(r)
+            spelled.setdefault(key, r)
+            out[(normalize_entity(s), key, normalize_entity(o))] = None
+        return list(out)
+
+    for pred, gold in items:
+        p, g = norm(pred), norm(gold)
+        hits = set(p) & set(g)
+        for _, r, _ in p:
+            counts.setdefault(r, [0, 0, 0])[1] += 1
+        for t in g:
+            c = counts.setdefault(t[1], [0, 0, 0])
+            c[2] += 1
+            c[0] += t in hits
+        for s, r, o in (t for t in p if t not in hits):
+            same = [gr for gs, gr, go in g if (gs, go) == (s, o) and (gs, gr, go) not in hits]
+            back = [gr for gs, gr, go in g if (gs, go) == (o, s) and gr == r and (gs, gr, go) not in hits]
+            if same:
+                confusions[(same[0], r)] += 1
+            elif back:
+                confusions[(r, f"{r} (reversed)")] += 1
+            elif not any({gs, go} == {s, o} for gs, _, go in g):
+                spurious += 1
+        linked = {(s, o) for s, _, o in p} | {(o, s) for s, _, o in p}
+        missed += sum(1 for gs, _, go in g if (gs, go) not in linked)
+    relations = {}
+    for key, (tp, n_pred, n_gold) in sorted(counts.items(), key=lambda kv: (-kv[1][2], -kv[1][1], kv[0])):
+        relations[spelled[key]] = {**prf(tp, n_pred, n_gold), "gold": n_gold, "predicted": n_pred}
+    named = lambda r: spelled.get(r, r.replace(" (reversed)", "")) + (" (reversed)" if r.endswith(" (reversed)")  # noqa
+                                                                      else "")
+    return {"relations": relations,
+            "confusions": [{"gold": spelled[g], "predicted": named(p), "count": n}
+                           for (g, p), n in sorted(confusions.items(), key=lambda kv: (-kv[1], kv[0]))[:top]],
+            "spurious": spurious, "missed": missed}
 
 
 def evaluate_extraction(path: str | os.PathLike[str], limit: int | None = None, extractor: Any = None,
                         progress: bool = False, use_schema: bool = True,
-                        typing: dict[str, Any] | None = None, canonicalize: bool = False) -> dict[str, Any]:
+                        typing: dict[str, Any] | None = None, canonicalize: bool = False,
+                        schema: Schema | None = None) -> dict[str, Any]:
     """Micro-averaged strict and relaxed P/R/F1 of an extractor on an extraction JSONL file.
 
     Parameters
@@ -157,11 +210,15 @@ def evaluate_extraction(path: str | os.PathLike[str], limit: int | None = None, 
     canonicalize : bool, optional
         Join near-identical relation spellings across the items scored without a schema
         (:func:`~kgllm.extract.typing.canonicalize_relations`, the whole file read as one ingest).
+    schema : Schema, optional
+        The relations of the items that have no ``relations`` of their own (e.g. an open-relation file read
+        with a training split's inventory).
 
     Returns
     -------
     dict
-        ``{"n": int, "skipped": int, "typed": int, "strict": {"precision", "recall", "f1"}, "relaxed": {...}}``;
+        ``{"n": int, "skipped": int, "typed": int, "strict": {"precision", "recall", "f1"}, "relaxed": {...}}``
+        and :func:`relation_report`'s ``relations``, ``confusions``, ``spurious`` and ``missed``;
         ``skipped`` counts the items the extractor could not read (scored as predicting nothing), ``typed`` the
         items whose facts were typed onto their ``relations``.
 
@@ -183,16 +240,16 @@ def evaluate_extraction(path: str | os.PathLike[str], limit: int | None = None, 
         raise InputError(f"limit must be a non-negative integer, got {limit!r}")
     items: list[tuple[str, list, Schema | None]] = []
     docs: list[Document] = []
-    for lineno, obj in iter_jsonl(path):
+    for lineno, obj in iter_items(path):
         if limit is not None and len(items) >= limit:
             break
-        _validate(path, lineno, obj)
+        validate_item(f"{path}:{lineno}", obj)
         doc_id = f"{obj.get('id', 'item')}:{lineno}"
-        schema = Schema.from_names(obj["relations"], f"{path}:{lineno}") if use_schema and obj.get("relations") \
-            else None
+        own = Schema.from_names(obj["relations"], f"{path}:{lineno}") if use_schema and obj.get("relations") \
+            else (schema if use_schema else None)
         docs.append(Document(doc_id, obj["text"], source=f"{path}:{lineno}",
-                             metadata={"schema": schema} if schema is not None else {}))
-        items.append((doc_id, obj["triples"], schema))
+                             metadata={"schema": own} if own is not None else {}))
+        items.append((doc_id, obj["triples"], own))
     if extractor is None:
         from kgllm.extract.rules import RuleExtractor
 
@@ -208,8 +265,9 @@ def evaluate_extraction(path: str | os.PathLike[str], limit: int | None = None, 
         for mode, counts in score_triples(predicted.get(doc_id, []), gold).items():
             for i, v in enumerate(counts):
                 totals[mode][i] += v
+    report = relation_report((predicted.get(doc_id, []), gold) for doc_id, gold, _ in items)
     return {"n": len(items), "skipped": skipped, "typed": len(schemas), "strict": prf(*totals["strict"]),
-            "relaxed": prf(*totals["relaxed"])}
+            "relaxed": prf(*totals["relaxed"]), **report}
 
 
 def _type_by_item(delta: GraphDelta, schemas: dict[str, Schema], options: dict[str, Any],

@@ -34,8 +34,10 @@ Failures
     the sentences it did not finish give no facts and their documents are
     listed in ``skipped`` with the reason (``"language model failed: ..."``).
 
-:func:`make_extractor` builds the extractor of a mode: ``rules``, ``lm`` or
-``hybrid`` (:class:`HybridExtractor`: the rules' facts plus the model's).
+:func:`make_extractor` builds the extractor of a mode: ``rules``, ``lm``,
+``hybrid`` (:class:`HybridExtractor`: the rules' facts plus the model's) or ``trained``
+(:class:`~kgllm.extract.trained.TrainedExtractor`: a relation model trained with
+``kgllm train extraction``, read from ``model_dir``; the rules on documents without a schema).
 
 Examples
 --------
@@ -61,7 +63,7 @@ from kgllm.types import Document, Entity, Fact, GraphDelta, Provenance, entity_i
 
 __all__ = ["LMExtractor", "HybridExtractor", "make_extractor", "candidate_spans", "MODES"]
 
-MODES = ("rules", "lm", "hybrid")
+MODES = ("rules", "lm", "hybrid", "trained")
 #: The format shown to the model when no demonstrations are given (an invented sentence).
 _DEFAULT_DEMO = ('Text: Mira Holt, born in Tallinn, founded the Nordlys Theatre in 1998.\nFacts: [{"s": "Mira Holt", '
                  '"r": "birthPlace", "o": "Tallinn"}, {"s": "Nordlys Theatre", "r": "founder", "o": "Mira Holt"}, '
@@ -213,12 +215,12 @@ class LMExtractor:
         scores = emb.encode([r.text for r in schema.relations]) @ emb.encode([sentence])[0]
         return [schema.relations[int(i)].name for i in scores.argsort()[::-1][:self.max_relations]]
 
-    def _demo_text(self, text: str) -> str:
+    def _demo_text(self, text: str, schema: Schema | None = None) -> str:
         if self.k_demos <= 0:
             return ""
         if self.demos is None:
             return _DEFAULT_DEMO
-        shots = self.demos.select(text, self.k_demos)
+        shots = self.demos.select(text, self.k_demos, relations=schema.names if schema is not None else None)
         return "".join(f"Text: {d.text}\nFacts: {format_facts(d.triples)}\n\n" for d in shots)
 
     def _generate(self, docs: list[Document]) -> ExtractionResult:
@@ -231,7 +233,7 @@ class LMExtractor:
             spans = candidate_spans(sdoc)
             relations = self._ranked(schema, chunk.text) if schema else [s for s in spans if len(s.split()) <= 3]
             head = f"Relations: {', '.join(relations)}\n\n" if schema else ""
-            prompts.append(self._prompt(engine, f"{head}{self._demo_text(chunk.text)}Text: {chunk.text}\nFacts:"))
+            prompts.append(self._prompt(engine, f"{head}{self._demo_text(chunk.text, schema)}Text: {chunk.text}\nFacts:"))
             grammars.append(TripleGrammar(engine.tokenizer, spans, relations, self.max_triples)
                             if engine is not None else None)
             allowed.append((set(spans), set(relations)))
@@ -356,13 +358,20 @@ class HybridExtractor:
 
 
 def make_extractor(mode: str = "rules", llm: Any = None, schema: Schema | None = None, task: str = "generate",
-                   demos: DemoBank | None = None, fallback: bool = True, **options: Any) -> Any:
-    """The extractor of a mode: ``"rules"``, ``"lm"`` (:class:`LMExtractor`) or ``"hybrid"`` (both).
+                   demos: DemoBank | None = None, fallback: bool = True, model_dir: Any = None,
+                   **options: Any) -> Any:
+    """The extractor of a mode: ``"rules"``, ``"lm"`` (:class:`LMExtractor`), ``"hybrid"`` (both) or ``"trained"``.
 
     ``task``, ``demos`` and ``options`` go to :class:`LMExtractor`; ``task="both"`` in hybrid mode adds the
     model's verification of the rules' candidates to its generated facts; ``fallback`` (hybrid, default) keeps the
     model's facts only for sentences the rules found nothing in (False: all of them; with the bundled 135M model
-    that costs more precision than it gains recall).
+    that costs more precision than it gains recall). ``model_dir`` (``trained`` mode, required) is the folder
+    ``kgllm train extraction`` wrote; a folder without a model raises ``NotFoundError``.
+
+    >>> make_extractor("trained")
+    Traceback (most recent call last):
+    ...
+    kgllm.errors.ConfigError: extractor mode 'trained' needs a model directory (kgllm train extraction --out DIR)
     """
     from kgllm.extract.rules import RuleExtractor
 
@@ -370,6 +379,12 @@ def make_extractor(mode: str = "rules", llm: Any = None, schema: Schema | None =
         raise ConfigError(f"extractor mode must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "rules":
         return RuleExtractor()
+    if mode == "trained":
+        if model_dir is None:
+            raise ConfigError("extractor mode 'trained' needs a model directory (kgllm train extraction --out DIR)")
+        from kgllm.extract.trained import TrainedExtractor
+
+        return TrainedExtractor(model_dir, schema=schema)
     if llm is None:
         from kgllm.lm import LocalLM
 

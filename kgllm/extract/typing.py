@@ -107,6 +107,9 @@ def type_labels(type_name: str | None) -> frozenset[str] | None:
     return TYPE_LABELS.get(word.split()[-1]) if word else None
 
 
+#: Extractors whose facts already carry schema relations (kept as they are when their relation is in the schema).
+_TYPED_BY = ("lm", "trained")
+
 #: Words that carry no relation meaning of their own (a phrase made only of them abstains).
 FUNCTION_WORDS = frozenset("a an the be is are was were been being have has had do does did get of in on at to "
                            "for with from by as into onto about".split())
@@ -223,13 +226,14 @@ class RelationTyper:
         Entities and merges are kept; facts that become one triple are joined (highest confidence,
         provenance of both). An :class:`~kgllm.extract.base.ExtractionResult` keeps its ``skipped``. A fact the
         language model already typed (its extractor's name starts with ``lm``, its relation is in the schema)
-        is kept as it is.
+        is kept as it is, as is one the trained relation model typed (extractor ``trained``).
         """
         labels = {e.id: e.type for e in delta.entities}
         typed: list[Fact] = []
         self.last_violations = []
         for fact in delta.facts:
-            if fact.relation in self.schema and fact.provenance and fact.provenance[0].extractor.startswith("lm"):
+            if fact.relation in self.schema and fact.provenance and \
+                    fact.provenance[0].extractor.startswith(_TYPED_BY):
                 self._keep(fact, labels, typed)
                 continue
             sentence = fact.provenance[0].sentence if fact.provenance and self.sentence_weight else ""

@@ -65,7 +65,7 @@ def make_extractor(settings: ExtractorSpec) -> Extractor:
         raise ConfigError(f"extractor mode {settings.mode!r} is not available in this kgllm (expected 'rules')") \
             from None
     llm = None
-    if settings.model is not None:
+    if settings.model is not None and settings.mode != "trained":
         from kgllm.lm import LocalLM
 
         llm = LocalLM(settings.model)
@@ -74,7 +74,7 @@ def make_extractor(settings: ExtractorSpec) -> Extractor:
         from kgllm.schema import Schema
 
         schema = Schema.from_file(settings.schema_)
-    return make_mode(settings.mode, llm=llm, schema=schema)
+    return make_mode(settings.mode, llm=llm, schema=schema, model_dir=settings.model_dir)
 
 
 def _describe(exc: BaseException) -> str:

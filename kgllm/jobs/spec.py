@@ -93,14 +93,24 @@ class ExtractorSpec(_Model):
     this kgllm has them); ``schema``: a relation schema file (facts typed onto it, others dropped);
     ``canonicalize``: join near-identical relation spellings (without a schema); ``resolve``: entity
     resolution against the graph: ``fuzzy`` (names, the default), ``embedding`` (names and embeddings;
-    slower) or ``none``; ``model``: a local model folder or .gguf file for the ``lm``/``hybrid`` modes.
+    slower) or ``none``; ``model``: a local model folder or .gguf file for the ``lm``/``hybrid`` modes;
+    ``model_dir``: for mode ``trained`` (a relation model, typing onto ``schema``), the folder
+    ``kgllm train extraction`` wrote.
     """
 
-    mode: Literal["rules", "lm", "hybrid"] = "rules"
+    mode: Literal["rules", "lm", "hybrid", "trained"] = "rules"
     schema_: Optional[Path] = Field(None, alias="schema")
     canonicalize: bool = False
     resolve: Literal["none", "fuzzy", "embedding"] = "fuzzy"
     model: Optional[Path] = None
+    model_dir: Optional[Path] = None
+
+    @model_validator(mode="after")
+    def _model_dir(self) -> "ExtractorSpec":
+        if (self.mode == "trained") != (self.model_dir is not None):
+            raise ValueError("model_dir goes with mode trained, and mode trained needs it (the folder kgllm train "
+                             "extraction wrote)")
+        return self
 
 
 class StoreSettings(_Model):
@@ -311,7 +321,8 @@ def parse_spec(data: Any, where: str = "<spec>", base: Optional[Path] = None,
     sources = [s.model_copy(update={k: rel(getattr(s, k)) for k in ("folder", "jsonl", "tsv")})
                for s in spec.sources]
     extractor = spec.extractor.model_copy(update={"schema_": rel(spec.extractor.schema_),
-                                                   "model": rel(spec.extractor.model)})
+                                                   "model": rel(spec.extractor.model),
+                                                   "model_dir": rel(spec.extractor.model_dir)})
     store = spec.store.model_copy(update={"path": rel(spec.store.path)})
     return spec.model_copy(update={"name": spec.name or default_name, "sources": sources, "extractor": extractor,
                                    "store": store, "log": rel(spec.log), "base": Path(os.path.abspath(base))})

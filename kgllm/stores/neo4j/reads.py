@@ -37,8 +37,10 @@ class Reads(Connection):
     def get_entity(self, entity_id: str) -> Entity | None:
         """The entity ``entity_id`` (following merges), or ``None``."""
 
-        def work(tx: Any) -> Entity | None:
-            rec = tx.run(f"MATCH (n:{ENTITY} {{id: $id}}) RETURN n", id=_resolve(tx, entity_id)).single()
+        def work(tx: Any) -> Entity | None:  # an entity that exists is no merged alias: resolve only when missing
+            rec = tx.run(f"MATCH (n:{ENTITY} {{id: $id}}) RETURN n", id=entity_id).single()
+            if rec is None and (eid := _resolve(tx, entity_id)) != entity_id:
+                rec = tx.run(f"MATCH (n:{ENTITY} {{id: $id}}) RETURN n", id=eid).single()
             return entity_from_props(dict(rec["n"])) if rec else None
 
         return self._run("get entity", work, write=False)
@@ -112,8 +114,12 @@ class Reads(Connection):
             raise InputError(f"direction must be 'out', 'in' or 'both', got {direction!r}")
 
         def work(tx: Any) -> list[Fact]:
-            eid = _resolve(tx, entity_id)
-            facts = [f for f, _ in incident_many(tx, [eid])[eid] if relation is None or f.relation == relation]
+            eid = entity_id  # one query for an entity that exists (it is no merged alias); else merges followed
+            found = incident_many(tx, [eid])[eid]
+            if not found and (resolved := _resolve(tx, entity_id)) != entity_id:
+                eid = resolved
+                found = incident_many(tx, [eid])[eid]
+            facts = [f for f, _ in found if relation is None or f.relation == relation]
             if direction == "out":
                 return [f for f in facts if f.subject == eid]
             if direction == "in":

@@ -114,8 +114,8 @@ class Writes(Connection):
                 n_prov += len(new)
                 facts[fact.id] = Fact(old.subject, old.relation, old.object, max(old.confidence, fact.confidence),
                                       old.provenance + new)
-        self._batches("entities", list(nodes.values()), lambda tx, b: create_nodes(tx, b), BULK_BATCH)
-        self._batches("facts", list(facts.values()), lambda tx, b: create_facts(tx, b), BULK_BATCH)
+        self._batches("entities", list(nodes.values()), lambda tx, b: create_nodes(tx, b), BULK_BATCH, "write")
+        self._batches("facts", list(facts.values()), lambda tx, b: create_facts(tx, b), BULK_BATCH, "write")
         return UpsertResult(len(nodes), len(facts), n_prov, 0)
 
     def _check_merges(self, delta: GraphDelta, existing: dict[str, str]) -> None:
@@ -184,7 +184,7 @@ class Writes(Connection):
             self._run("import merges", lambda tx: _import_merges(tx, records), write=True)
 
     def _batches(self, kind: str, items: list[Any], write: Callable[[Any, list[Any]], None],
-                 size: int | None = None) -> None:
+                 size: int | None = None, verb: str = "import") -> None:
         size = size or self.batch_size
         for start in range(0, len(items), size):
             batch = items[start:start + size]
@@ -193,7 +193,7 @@ class Writes(Connection):
                 write(tx, b)
                 bump_revision(tx)
 
-            self._run(f"import {kind}", work, write=True)
+            self._run(f"{verb} {kind}", work, write=True)
             if self.on_batch:
                 self.on_batch(kind, start + len(batch), len(items))
 
