@@ -52,7 +52,7 @@ def train_file(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model_dir(train_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("model") / "m"
-    train_extraction([train_file], out, seed=3, epochs=25, hidden=64, holdout=0.0)
+    train_extraction([train_file], out, seed=3, epochs=50, hidden=64, holdout=0.0)
     return out
 
 
