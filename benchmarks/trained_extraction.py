@@ -12,7 +12,7 @@
    corpus with either are compared (same facts and entities: the question-answering figures cannot drop).
 
 Usage: python benchmarks/trained_extraction.py [--train-limit N] [--dev-limit N] [--texts 200] [--baseline]
-       [--model-dir DIR] [--skip-train] [--threads N]
+       [--model-dir DIR] [--skip-train] [--threads N] [--parts scores,throughput,fallback]
 """
 
 from __future__ import annotations
@@ -139,6 +139,8 @@ def main() -> None:
     ap.add_argument("--baseline", action="store_true", help="also score the rule extractor")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--parts", default="scores,throughput,fallback",
+                    help="what to run after training (comma-separated: scores, throughput, fallback)")
     args = ap.parse_args()
     if args.skip_train and not args.model_dir:
         ap.error("--skip-train needs --model-dir")
@@ -146,10 +148,14 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
+    parts = set(args.parts.split(","))
     model_dir = train(args)
-    score(model_dir, args)
-    throughput(model_dir, args.texts)
-    fallback(model_dir)
+    if "scores" in parts:
+        score(model_dir, args)
+    if "throughput" in parts:
+        throughput(model_dir, args.texts)
+    if "fallback" in parts:
+        fallback(model_dir)
 
 
 if __name__ == "__main__":

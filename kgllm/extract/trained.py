@@ -131,6 +131,11 @@ class TrainedModel:
         if not isinstance(config, dict) or config.get("format") != FORMAT:
             raise InputError(f"{folder / 'config.json'}: not a kgllm trained extraction model "
                              f"(expected \"format\": \"{FORMAT}\")")
+        from kgllm.extract.features import SYMBOLS
+
+        if config.get("symbols") != SYMBOLS:
+            raise InputError(f"{folder}: a model for {config.get('symbols')} pair features; this version of kgllm "
+                             f"computes {SYMBOLS} (train the model again with kgllm train extraction)")
         try:
             names = np.load(folder / "names.npy")
             state = torch.load(folder / "head.pt", map_location="cpu", weights_only=True)

@@ -121,6 +121,10 @@ def test_missing_or_broken_model_dir(model_dir, tmp_path) -> None:
     (broken / "head.pt").write_bytes(b"not weights")
     with pytest.raises(InputError, match="unreadable model weights"):
         TrainedModel.load(broken)
+    config = json.loads((model_dir / "config.json").read_text())
+    (broken / "config.json").write_text(json.dumps({**config, "symbols": config["symbols"] - 2}))
+    with pytest.raises(InputError, match="train the model again"):     # features changed since it was written
+        TrainedModel.load(broken)
     (broken / "config.json").write_text('{"format": "something else"}')
     with pytest.raises(InputError, match="not a kgllm trained extraction model"):
         TrainedModel.load(broken)
