@@ -44,9 +44,14 @@ def train_extraction(
                                                             "(default: train again on every example)."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, metavar="N",
                                         help="Only the first N examples of each file (a quick trial)."),
+    layers: Optional[int] = typer.Option(None, "--layers", min=0, max=6, metavar="N",
+                                         help="MiniLM layers the token encoder runs (default all 6; fewer read "
+                                              "faster, 0: word-piece embeddings only)."),
+    spacy_vectors: bool = typer.Option(False, "--spacy-vectors", help="Append spaCy's own token vectors (free: "
+                                                                      "the parse computes them)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Train the relation model of the 'trained' extractor on TRAIN.jsonl files and write it to --out.
+    """Train the relation model of the 'trained' extractor on TRAIN.jsonl files and write it to a model directory.
 
     Each text is parsed, its candidate spans (names, noun phrases, dates, numbers) are encoded once with the bundled
     MiniLM, and a small scorer learns which ordered pair of spans holds which of the item's relations, or none. How
@@ -58,7 +63,7 @@ def train_extraction(
     def go() -> dict[str, Any]:
         say = (lambda line: err.print(line, highlight=False, markup=False))
         config = train(files, model_dir, seed=seed, epochs=epochs, hidden=hidden, holdout=holdout,
-                       refit=not no_refit, limit=limit, log=say)
+                       refit=not no_refit, limit=limit, layers=layers, spacy_vectors=spacy_vectors, log=say)
         summary = {k: v for k, v in config.items() if k not in ("relations", "format")}
         summary.update(relations=len(config["relations"]), model_dir=str(model_dir),
                        model_bytes=folder_size(model_dir))

@@ -8,7 +8,12 @@ sentences) that may be the subject or the object of a fact:
   "Order of Merit (Varnholm)");
 * noun chunks and the mentions of nominal heads, without determiners or possessives;
 * runs of proper nouns, numbers, dates and quantities;
-* quoted titles ("the song "Blue Hour"").
+* quoted titles ("the song "Blue Hour""), and whole subjects and appositions that start with a capital
+  (a title such as "How Ships Sink" in "How Ships Sink is a 1931 film");
+* variants of those: with a capitalised article in front ("The Quiet Valley" may be the name), joined
+  across a colon or a possessive inside a title ("Nord: Two Seasons", "Mira's Long Night"), a place
+  with the place that qualifies it ("Kvarnvik, Vermont"), without a generic head noun ("folk metal"
+  of "folk metal genre") or a leading demonym ("Ines Varga" of "Norwegian Ines Varga").
 
 Each :class:`Candidate` keeps its token span, its text, its entity label (``""`` for none) and its
 head token. :func:`dependency_path` gives the tokens on the dependency path between two heads, and
@@ -44,7 +49,9 @@ _EDGE_DROP = {"det", "poss", "case", "punct", "cc", "predet", "prep", "mark"}
 _EDGE_TAGS = {"DT", "PRP$", "WP$", "POS", "IN", "CC", "WDT"}
 _NOMINAL = {"NOUN", "PROPN", "NUM"}
 _QUOTES = {'"', "“", "”", "'", "‘", "’", "``", "''"}
-_PRIORITY = {"ent": 0, "mention": 1, "quote": 1, "propn": 2, "chunk": 3, "noun": 4}
+_PRIORITY = {"ent": 0, "mention": 1, "quote": 1, "propn": 2, "chunk": 3, "subtree": 4, "variant": 4, "noun": 5}
+_ARTICLES = {"The", "A", "An"}
+_PLACES = {"GPE", "LOC"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +138,7 @@ def _quoted(doc: Doc) -> list[tuple[int, int]]:
     return out
 
 
-def passage_candidates(doc: Doc, limit: int = 40) -> list[Candidate]:
+def passage_candidates(doc: Doc, limit: int = 48) -> list[Candidate]:
     """The candidate arguments of a parsed passage, in token order (see the module docstring).
 
     Parameters
@@ -147,7 +154,8 @@ def passage_candidates(doc: Doc, limit: int = 40) -> list[Candidate]:
     found: dict[tuple[int, int], str] = {}
 
     def add(start: int, end: int, source: str) -> None:
-        start, end = _trim(doc, start, end)
+        if source != "variant":                 # a variant is built from trimmed spans, on purpose
+            start, end = _trim(doc, start, end)
         if end - start < 1 or end - start > 16:
             return
         text = doc[start:end].text
@@ -173,7 +181,8 @@ def passage_candidates(doc: Doc, limit: int = 40) -> list[Candidate]:
         add(chunk.start, chunk.end, "chunk")
     run: list[Token] = []
     for tok in [*doc, None]:
-        if tok is not None and (tok.pos_ == "PROPN" or run and tok.lower_ in ("of", "de", "&", "the", "and", "-")
+        if tok is not None and (tok.pos_ == "PROPN" or run and (tok.lower_ in ("of", "de", "&", "the", "and", "-")
+                                                             or tok.tag_ == "POS")
                                 and tok.i + 1 < len(doc) and doc[tok.i + 1].pos_ == "PROPN"):
             run.append(tok)
             continue
@@ -182,9 +191,41 @@ def passage_candidates(doc: Doc, limit: int = 40) -> list[Candidate]:
         run = []
     for start, end in _quoted(doc):
         add(start, end, "quote")
+    for tok in doc:                            # a title as a whole: the subject of "X is a 1988 film"
+        if tok.dep_ in ("nsubj", "nsubjpass", "appos") and tok.left_edge.text[:1].isupper() \
+                and 2 <= tok.right_edge.i + 1 - tok.left_edge.i <= 12:
+            add(tok.left_edge.i, tok.right_edge.i + 1, "subtree")
+    _variants(doc, dict(found), add)
     ranked = sorted(found.items(), key=lambda kv: (_PRIORITY[kv[1]], kv[0][1] - kv[0][0], kv[0]))[:limit]
     out = [Candidate(s, e, doc[s:e].text, _label(doc, s, e), _head(doc, s, e), src) for (s, e), src in ranked]
     return sorted(out, key=lambda c: (c.start, c.end))
+
+
+def _variants(doc: Doc, spans: dict[tuple[int, int], str], add: Any) -> None:
+    """Add the variants of the module docstring's last item for the spans found so far."""
+    ents = {(e.start, e.end): e.label_ for e in doc.ents}
+    by_start: dict[int, list[int]] = {}
+    for s, e in spans:
+        by_start.setdefault(s, []).append(e)
+    for (s, e), _ in spans.items():
+        if s > 0 and doc[s - 1].text in _ARTICLES and doc[s].text[:1].isupper():
+            add(s - 1, e, "variant")                                  # "The Quiet Valley"
+        if e + 1 < len(doc) and doc[e].text in (":", "'s", "’s") and doc[e + 1].text[:1].isupper():
+            after = e + 2 if doc[e + 1].text in _ARTICLES else e + 1
+            for e2 in by_start.get(after, []):                      # "Nord: Two Seasons", "Mira's Long Night"
+                add(s, e2, "variant")
+        if ents.get((s, e)) in _PLACES and e + 1 < len(doc) and doc[e].text == ",":
+            for e2 in by_start.get(e + 1, []):
+                if ents.get((e + 1, e2)) in _PLACES:
+                    add(s, e2, "variant")                            # "Kvarnvik, Vermont"
+        last = doc[e - 1]
+        if e - s >= 2 and last.pos_ == "NOUN" and last.is_lower and all(t.dep_ in ("compound", "amod", "nmod")
+                                                                        for t in doc[s:e - 1]):
+            add(s, e - 1, "variant")                                  # "folk metal" of "folk metal genre"
+        first = doc[s]
+        if e - s >= 2 and (first.ent_type_ == "NORP" or first.pos_ == "ADJ" and first.text[:1].isupper()) \
+                and doc[s + 1].text[:1].isupper():
+            add(s + 1, e, "variant")                                  # "Ines Varga" of "Norwegian Ines Varga"
 
 
 def _ancestors(tok: Token) -> list[int]:

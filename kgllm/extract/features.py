@@ -38,7 +38,7 @@ __all__ = ["TokenEncoder", "pair_symbols", "SYMBOLS", "LABELS"]
 
 LABELS = ("", "PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE",
           "DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL")
-SOURCES = ("ent", "mention", "quote", "propn", "chunk", "noun")
+SOURCES = ("ent", "mention", "quote", "propn", "chunk", "subtree", "variant", "noun")
 ROLES = ("nsubj", "nsubjpass", "dobj", "pobj", "appos", "compound", "poss", "attr", "conj", "ROOT", "npadvmod")
 POS = ("PROPN", "NOUN", "NUM")
 _ONE_SPAN = len(LABELS) + len(SOURCES) + len(ROLES) + 1 + len(POS) + 1 + 2 + 2
@@ -81,21 +81,28 @@ class TokenEncoder:
     ----------
     model_dir : path-like, optional
         A sentence-transformers MiniLM folder; default the bundled one.
+    layers : int, optional
+        Transformer layers run (the first ones; default all six). Fewer layers cost less time: with 0 the
+        vectors are the word-piece embeddings alone.
+    spacy_vectors : bool, optional
+        Append the spaCy pipeline's own token vectors (``doc.tensor``, computed by its parse anyway).
     max_length : int, optional
         Word pieces read per passage; tokens past it get zero vectors.
     batch_size : int, optional
         Passages per forward pass (sorted by length, so padding stays small).
     """
 
-    def __init__(self, model_dir: Any = None, max_length: int = 256, batch_size: int = 16) -> None:
+    def __init__(self, model_dir: Any = None, layers: int | None = None, spacy_vectors: bool = False,
+                 max_length: int = 256, batch_size: int = 16) -> None:
         self.model_dir, self.max_length, self.batch_size = model_dir, max_length, batch_size
+        self.layers, self.spacy_vectors = layers, spacy_vectors
         self._tok: Any = None
         self._model: Any = None
 
     @property
-    def dim(self) -> int:
-        self._load()
-        return int(self._model.config.hidden_size)
+    def settings(self) -> dict[str, Any]:
+        """What a model directory records to rebuild the same encoder."""
+        return {"layers": self.layers, "spacy_vectors": self.spacy_vectors, "max_length": self.max_length}
 
     def _load(self) -> None:
         if self._model is None:
@@ -108,6 +115,8 @@ class TokenEncoder:
             folder = str(self.model_dir or _minilm_dir())
             self._tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
             self._model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+            if self.layers is not None:
+                self._model.encoder.layer = self._model.encoder.layer[:max(self.layers, 0)]
 
     def encode(self, docs: Sequence[Doc]) -> list[np.ndarray]:
         """A ``(len(doc), dim)`` float32 array per parsed passage: each token's mean word-piece vector."""
@@ -126,6 +135,11 @@ class TokenEncoder:
                 mask = batch["attention_mask"].numpy()
                 for b, i in enumerate(group):
                     out[i] = _pool_tokens(docs[i], hidden[b], offsets[b], mask[b])
+        if self.spacy_vectors:
+            for i, doc in enumerate(docs):
+                extra = doc.tensor if getattr(doc, "tensor", None) is not None and len(doc.tensor) == len(doc) \
+                    else np.zeros((len(doc), 96), np.float32)
+                out[i] = np.concatenate([out[i], np.asarray(extra, np.float32)], axis=1)
         return out
 
 

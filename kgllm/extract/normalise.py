@@ -65,6 +65,7 @@ _DATES = [
 _NUMBER = re.compile(r"[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 _UNIT_SUFFIX = re.compile(r"^[-+]?[\d.]+ \((.+)\)$")
 _BRACKET = re.compile(r"\s*\([^()]*\)\s*$")
+_ARTICLE = re.compile(r"^(?:the|a|an) ")
 _TOKENISE = [(re.compile(r"(\w)'s\b"), r"\1 's"), (re.compile(r"(\w)n't\b"), r"\1 n't"),
              (re.compile(r"(\S): "), r"\1 : "), (re.compile(r"(\S)/(\S)"), r"\1 / \2"),
              (re.compile(r"(\w)'(re|ve|ll|d|m)\b"), r"\1 '\2"), (re.compile(r"(\w)!"), r"\1 !"),
@@ -166,9 +167,11 @@ def similarity(span: str, gold: str) -> float:
     if a == b:
         return 1.0
     bare = entity_id(_BRACKET.sub("", gold))
-    if a == bare or entity_id(tokenised(span)) == b or a == entity_id(gold.replace(" 's", "'s").replace(" : ", ": ")
-                                                                         .replace(" n't", "n't")):
+    untokenised = entity_id(gold.replace(" 's", "'s").replace(" : ", ": ").replace(" n't", "n't"))
+    if a in (bare, untokenised) or entity_id(tokenised(span)) == b:
         return 0.95
+    if _ARTICLE.sub("", a) == _ARTICLE.sub("", bare):
+        return 0.93
     da, db = parse_date(span), parse_date(gold)
     if da and db:
         same = da[0] == db[0] and all(x is None or y is None or x == y for x, y in zip(da[1:], db[1:]))
@@ -199,7 +202,8 @@ class Normaliser:
     """Writes spans as a training split's golds write them (see the module docstring).
 
     Learned tables (all counts): ``dates[relation][precision][format]``, ``numbers[relation][format]``,
-    ``units[relation][unit]``, ``tokens[relation]["yes"|"no"]`` and ``aliases[span id][gold]``.
+    ``units[relation][unit]``, ``tokens[relation]["yes"|"no"]`` and ``aliases[relation][span id][gold]`` (the
+    relation ``""`` for all relations together).
     """
 
     def __init__(self) -> None:
@@ -207,7 +211,7 @@ class Normaliser:
         self.numbers: dict[str, Counter] = defaultdict(Counter)
         self.units: dict[str, Counter] = defaultdict(Counter)
         self.tokens: dict[str, Counter] = defaultdict(Counter)
-        self.aliases: dict[str, Counter] = defaultdict(Counter)
+        self.aliases: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
 
     # ------------------------------------------------------------------ learning
     def fit(self, examples: Iterable[tuple[str, str, str]]) -> "Normaliser":
@@ -235,7 +239,8 @@ class Normaliser:
         if tokenised(span) != span:
             self.tokens[relation]["yes" if gold == tokenised(span) or entity_id(gold) == entity_id(tokenised(span))
                                   else "no"] += 1
-        self.aliases[entity_id(span)][gold] += 1
+        for rel in {relation, ""}:
+            self.aliases[rel][entity_id(span)][gold] += 1
 
     # ------------------------------------------------------------------ applying
     def _render_number(self, number: str, fmt: str, relation: str) -> str | None:
@@ -287,16 +292,14 @@ class Normaliser:
                 if out:
                     return out
             return number[0] if formats or not number[1] else span
-        known = self.aliases.get(entity_id(span))
-        if known:
-            gold, n = known.most_common(1)[0]
-            same = sum(c for g, c in known.items() if entity_id(g) == entity_id(span))
-            if n > same:
-                return gold
+        for rel in (relation, ""):
+            known = self.aliases.get(rel, {}).get(entity_id(span))
+            if known:
+                gold, n = known.most_common(1)[0]
+                same = sum(c for g, c in known.items() if entity_id(g) == entity_id(span))
+                return gold if n > same else span
         votes = self._best(self.tokens, rels)
-        if votes and votes["yes"] > votes["no"]:
-            return tokenised(span)
-        return span
+        return tokenised(span) if votes and votes["yes"] > votes["no"] else span
 
     # ------------------------------------------------------------------ saving
     def to_json(self) -> dict[str, Any]:
@@ -305,7 +308,8 @@ class Normaliser:
                 "numbers": {r: dict(c) for r, c in self.numbers.items()},
                 "units": {r: dict(c) for r, c in self.units.items()},
                 "tokens": {r: dict(c) for r, c in self.tokens.items()},
-                "aliases": {k: dict(c) for k, c in self.aliases.items() if any(entity_id(g) != k for g in c)}}
+                "aliases": {r: {k: dict(c) for k, c in table.items() if any(entity_id(g) != k for g in c)}
+                            for r, table in self.aliases.items()}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Normaliser":
@@ -319,8 +323,11 @@ class Normaliser:
         for r, v in data.get("dates", {}).items():
             for p, c in v.items():
                 n.dates[r][p] = Counter(c)
-        for name in ("numbers", "units", "tokens", "aliases"):
+        for name in ("numbers", "units", "tokens"):
             table = getattr(n, name)
             for k, c in data.get(name, {}).items():
                 table[k] = Counter(c)
+        for r, table in data.get("aliases", {}).items():
+            for k, c in table.items():
+                n.aliases[r][k] = Counter(c)
         return n

@@ -10,7 +10,8 @@ pairs of candidates into the arrays of :class:`~kgllm.extract.relhead.PairData`.
 Examples
 --------
 >>> from kgllm.types import Chunk
->>> chunks = [Chunk("d", i, "x" * n, 0, n) for i, n in enumerate([100, 300, 250, 90])]
+>>> ends = [100, 400, 650, 740]
+>>> chunks = [Chunk("d", i, "x" * (e - s), s, e) for i, (s, e) in enumerate(zip([0, *ends], ends))]
 >>> [[c.index for c in g] for g in passage_groups(chunks, max_chars=400)]
 [[0, 1], [2, 3]]
 """
@@ -95,7 +96,7 @@ def passage_groups(chunks: Sequence[Chunk], max_chars: int = 400, max_sentences:
     return groups
 
 
-def read_passages(texts: Sequence[str], nlp: Any, encoder: Any, limit: int = 40,
+def read_passages(texts: Sequence[str], nlp: Any, encoder: Any, limit: int = 48,
                   batch_size: int = 64) -> list[Passage]:
     """Parse, find candidates in and encode each text (one :class:`Passage` per text)."""
     docs: list[Doc] = list(nlp.pipe(texts, batch_size=batch_size))

@@ -4,8 +4,9 @@
 writes a model directory, a plain folder:
 
 ``config.json``
-    format and version, the relations seen in training, the head's sizes, the decision threshold,
-    the seed, the training files and what training measured (time, examples, pairs, held-out F1);
+    format and version, the relations seen in training, the token encoder's settings, the head's
+    sizes, the decision threshold, the seed, the training files and what training measured (time,
+    examples, pairs, held-out F1);
 ``head.pt``
     the weights of the pair scorer (:mod:`kgllm.extract.relhead`; a torch ``state_dict``);
 ``names.npy``
@@ -49,10 +50,21 @@ from kgllm.extract.pairs import Passage, ordered_pairs, pair_data, passage_group
 from kgllm.schema import Schema, relation_words
 from kgllm.types import Document, Entity, Fact, Provenance, entity_id
 
-__all__ = ["TrainedModel", "TrainedExtractor", "decode", "FORMAT"]
+__all__ = ["TrainedModel", "TrainedExtractor", "decode", "schema_key", "FORMAT"]
 
 FORMAT = "kgllm-trained-extraction"
 _FILES = ("config.json", "head.pt", "names.npy", "normaliser.json")
+
+
+def schema_key(names: Sequence[str]) -> str:
+    """A short stable key of a set of relation names (the order does not matter).
+
+    >>> schema_key(["b", "a"]) == schema_key(["a", "b"]) != schema_key(["a"])
+    True
+    """
+    import hashlib
+
+    return hashlib.sha1("\x1f".join(sorted(set(names))).encode("utf-8")).hexdigest()[:12]
 
 
 def decode(passage: Passage, pairs: Sequence[tuple[int, int]], probs: np.ndarray, relations: Sequence[str],
@@ -88,7 +100,13 @@ class TrainedModel:
 
     @property
     def threshold(self) -> float:
+        """The decision threshold for schemas without one of their own."""
         return float(self.config.get("threshold", 0.5))
+
+    def threshold_for(self, names: Sequence[str]) -> float:
+        """The decision threshold for a schema: its own when training chose one for it (the schema of one of its
+        ontologies, :func:`schema_key`), else :attr:`threshold`."""
+        return float(self.config.get("thresholds", {}).get(schema_key(names), self.threshold))
 
     # ------------------------------------------------------------------ files
     @classmethod
@@ -113,6 +131,11 @@ class TrainedModel:
         if not isinstance(config, dict) or config.get("format") != FORMAT:
             raise InputError(f"{folder / 'config.json'}: not a kgllm trained extraction model "
                              f"(expected \"format\": \"{FORMAT}\")")
+        from kgllm.extract.features import SYMBOLS
+
+        if config.get("symbols") != SYMBOLS:
+            raise InputError(f"{folder}: a model for {config.get('symbols')} pair features; this version of kgllm "
+                             f"computes {SYMBOLS} (train the model again with kgllm train extraction)")
         try:
             names = np.load(folder / "names.npy")
             state = torch.load(folder / "head.pt", map_location="cpu", weights_only=True)
@@ -164,13 +187,13 @@ class TrainedModel:
         """
         from kgllm.extract.relhead import predict
 
-        tau = self.threshold if threshold is None else threshold
         out: list[list[tuple[str, str, str, float, int, int]]] = [[] for _ in passages]
         by_schema: dict[tuple[str, ...], list[int]] = {}
         for k, names in enumerate(schemas):
             if names:
                 by_schema.setdefault(tuple(names), []).append(k)
         for names, members in by_schema.items():
+            tau = self.threshold_for(names) if threshold is None else threshold
             ids, vecs = self.relation_table(names)
             chosen = [ordered_pairs(passages[k].candidates) for k in members]
             probs = predict(self.scorer, pair_data([passages[k] for k in members], chosen), ids, vecs)
@@ -273,7 +296,7 @@ class TrainedExtractor:
         if self._encoder is None:
             from kgllm.extract.features import TokenEncoder
 
-            self._encoder = TokenEncoder()
+            self._encoder = TokenEncoder(**self.model.config.get("encoder", {}))
         texts = [doc.text[g[0].start:g[-1].end] for doc, g in groups]
         try:
             passages: list[Passage | None] = list(read_passages(texts, self._nlp, self._encoder))

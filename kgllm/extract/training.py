@@ -13,8 +13,9 @@
    relation, every other pair "none" (the reversed pair too: that is how direction is learned);
    the "none" pairs are sampled, those touching an aligned span first (seeded);
 5. trains the pair scorer (:func:`~kgllm.extract.relhead.train_scorer`) on all but a held-out share
-   of the examples, picks the decision threshold that gives the best strict F1 on the held-out share,
-   then trains again on every example with that threshold (``refit``);
+   of the examples, picks the decision threshold that gives the best strict F1 on the held-out share
+   (and, for an ontology with enough held-out examples, its own when that does better), then trains
+   again on every example with those thresholds (``refit``);
 6. writes the model directory.
 
 Examples
@@ -40,7 +41,7 @@ from kgllm.extract.examples import Example, align, read_examples
 from kgllm.extract.normalise import Normaliser
 from kgllm.extract.pairs import Passage, ordered_pairs, pair_data, read_passages
 
-__all__ = ["train_extraction", "fit_model", "label_pairs", "THRESHOLDS"]
+__all__ = ["train_extraction", "fit_model", "label_pairs", "choose_thresholds", "THRESHOLDS"]
 
 #: Decision thresholds tried on the held-out share.
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
@@ -66,22 +67,34 @@ def label_pairs(passage: Passage, example: Example, aligned: dict[str, int], voc
     return pairs, [gold.get(p, 0) for p in pairs]
 
 
-def _score(model: Any, passages: Sequence[Passage], examples: Sequence[Example], schemas: list[list[str]],
-           thresholds: Sequence[float]) -> dict[float, float]:
-    """Strict micro F1 on ``examples`` at each threshold."""
-    from kgllm.eval.extraction import prf, score_triples
+def choose_thresholds(model: Any, passages: Sequence[Passage], examples: Sequence[Example],
+                      schemas: list[list[str]], min_gold: int = 25) -> tuple[float, float, dict[str, float]]:
+    """The threshold of best strict micro F1 on held-out ``examples``, that F1, and per-schema thresholds.
 
-    lowest = min(thresholds)
-    read = model.read(passages, schemas, threshold=lowest)
-    out = {}
-    for tau in thresholds:
-        tp = n_pred = n_gold = 0
-        for ex, found in zip(examples, read):
-            pred = [(s, r, o) for s, r, o, p, _, _ in found if p >= tau]
-            c = score_triples(pred, ex.triples)["strict"]
-            tp, n_pred, n_gold = tp + c[0], n_pred + c[1], n_gold + c[2]
-        out[tau] = prf(tp, n_pred, n_gold)["f1"]
-    return out
+    A schema (an ontology's relation set) with at least ``min_gold`` held-out gold triples gets a threshold of its
+    own when that beats the global one on its examples by more than 0.01 F1.
+    """
+    from kgllm.eval.extraction import prf, score_triples
+    from kgllm.extract.trained import schema_key
+
+    read = model.read(passages, schemas, threshold=min(THRESHOLDS))
+    counts: dict[str, dict[float, list[int]]] = {}
+    for ex, names, found in zip(examples, schemas, read):
+        by_tau = counts.setdefault(schema_key(names), {t: [0, 0, 0] for t in THRESHOLDS})
+        for tau in THRESHOLDS:
+            c = score_triples([(s, r, o) for s, r, o, p, _, _ in found if p >= tau], ex.triples)["strict"]
+            by_tau[tau] = [a + b for a, b in zip(by_tau[tau], c)]
+    f1 = lambda c: prf(*c)["f1"]  # noqa: E731
+    total = {t: [sum(c[t][k] for c in counts.values()) for k in range(3)] for t in THRESHOLDS}
+    best = max(THRESHOLDS, key=lambda t: (round(f1(total[t]), 4), -abs(t - 0.5)))
+    own = {}
+    for key, by_tau in counts.items():
+        if by_tau[best][2] >= min_gold:
+            mine = max(THRESHOLDS, key=lambda t: (round(f1(by_tau[t]), 4), -abs(t - best)))
+            if f1(by_tau[mine]) > f1(by_tau[best]) + 0.01:
+                own[key] = mine
+    tuned = [sum(by_tau[own.get(key, best)][k] for key, by_tau in counts.items()) for k in range(3)]
+    return best, f1(tuned), own
 
 
 def fit_model(examples: Sequence[Example], passages: Sequence[Passage], seed: int = 0, epochs: int = 10,
@@ -101,7 +114,9 @@ def fit_model(examples: Sequence[Example], passages: Sequence[Passage], seed: in
     relations = sorted({r for ex in examples for r in (*(ex.relations or ()), *(t[1] for t in ex.triples))})
     vocab = {r: k for k, r in enumerate(relations)}
     names = get_embedder().encode([relation_words(r) for r in relations]).astype(np.float32)
-    schemas = [list(ex.relations) if ex.relations else relations for ex in examples]
+    # an item's schema, with the relations of its own gold triples (a few golds stray outside their schema)
+    schemas = [list(dict.fromkeys([*ex.relations, *(t[1] for t in ex.triples)])) if ex.relations else relations
+               for ex in examples]
     rows = {tuple(s): k for k, s in enumerate(dict.fromkeys(tuple(s) for s in schemas))}
     allowed = np.zeros((len(rows), len(relations)), dtype=bool)
     for names_, k in rows.items():
@@ -128,11 +143,10 @@ def fit_model(examples: Sequence[Example], passages: Sequence[Passage], seed: in
                               "pairs": sum(len(p) for p, _ in labelled), "aligned": round(n_aligned / max(n_gold, 1), 4)}
     model = TrainedModel(config, fit(kept), names, normaliser)
     if held:
-        scores = _score(model, [passages[k] for k in held], [examples[k] for k in held],
-                        [schemas[k] for k in held], THRESHOLDS)
-        best = max(scores, key=lambda t: (round(scores[t], 4), -abs(t - 0.5)))
-        config["threshold"], config["holdout_f1"] = best, round(scores[best], 4)
-        say(f"held-out strict F1 {scores[best]:.3f} at threshold {best}")
+        best, score, own = choose_thresholds(model, [passages[k] for k in held], [examples[k] for k in held],
+                                             [schemas[k] for k in held])
+        config["threshold"], config["thresholds"], config["holdout_f1"] = best, own, round(score, 4)
+        say(f"held-out strict F1 {score:.3f} at threshold {best} ({len(own)} schemas with their own threshold)")
         if refit:
             model = TrainedModel(config, fit(range(len(examples))), names, normaliser)
     return model
@@ -140,8 +154,9 @@ def fit_model(examples: Sequence[Example], passages: Sequence[Passage], seed: in
 
 def train_extraction(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], seed: int = 0,
                      epochs: int = 10, hidden: int = 256, holdout: float = 0.1, refit: bool = True,
-                     max_negatives: int = 40, limit: int | None = None,
-                     log: Callable[[str], None] | None = None, nlp: Any = None, encoder: Any = None) -> dict[str, Any]:
+                     max_negatives: int = 40, limit: int | None = None, layers: int | None = None,
+                     spacy_vectors: bool = False, log: Callable[[str], None] | None = None, nlp: Any = None,
+                     encoder: Any = None) -> dict[str, Any]:
     """Train a relation model on extraction JSONL files and write it to the folder ``out``.
 
     Parameters
@@ -162,6 +177,9 @@ def train_extraction(paths: Sequence[str | os.PathLike[str]], out: str | os.Path
         Most "none" pairs sampled per example.
     limit : int, optional
         Use only the first ``limit`` examples of each file (quick trials).
+    layers, spacy_vectors : optional
+        The token encoder's settings (:class:`~kgllm.extract.features.TokenEncoder`: MiniLM layers run, spaCy's
+        own token vectors appended); the model directory records them and reading uses the same.
     log : callable, optional
         Receives progress lines.
 
@@ -182,12 +200,13 @@ def train_extraction(paths: Sequence[str | os.PathLike[str]], out: str | os.Path
         found = read_examples([path])
         examples.extend(found[:limit] if limit is not None else found)
     say(f"{len(examples)} examples from {len(paths)} file(s)")
-    passages = read_passages([ex.text for ex in examples], nlp or get_nlp(), encoder or TokenEncoder())
+    encoder = encoder or TokenEncoder(layers=layers, spacy_vectors=spacy_vectors)
+    passages = read_passages([ex.text for ex in examples], nlp or get_nlp(), encoder)
     say(f"parsed and encoded in {time.perf_counter() - began:.0f} s")
     model = fit_model(examples, passages, seed=seed, epochs=epochs, hidden=hidden, holdout=holdout, refit=refit,
                       max_negatives=max_negatives, log=say)
     config = model.config
-    config["files"] = [str(p) for p in paths]
+    config["files"], config["encoder"] = [str(p) for p in paths], getattr(encoder, "settings", {})
     config["seconds"] = round(time.perf_counter() - began, 1)
     model.config = config
     model.save(out)

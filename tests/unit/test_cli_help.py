@@ -42,7 +42,8 @@ def test_every_command_is_walked():
         "neo4j", "neo4j start", "neo4j stop", "neo4j status",
         "eval", "eval extraction", "eval kgqa", "eval textgraph", "eval textqa", "sparql", "serve",
         "jobs", "jobs run", "jobs schedule", "jobs status", "jobs history", "jobs check",
-        "docs", "docs list", "docs retract", "convert", "merges", "merges list", "merges undo"}
+        "docs", "docs list", "docs retract", "convert", "merges", "merges list", "merges undo",
+        "train", "train extraction"}
 
 
 @pytest.mark.parametrize("argv,cmd", COMMANDS, ids=IDS)

@@ -79,7 +79,7 @@ CORPUS = {
     ("  - folder: texts\n    globb: '*.txt'\nstore: g.sqlite\n",
      r"job\.yaml:3: unknown key 'sources\[0\]\.globb' \(expected one of: folder, jsonl, tsv, glob"),
     ("  - folder: texts\nstore: g.sqlite\nextractor:\n  mode: fast\n",
-     r"job\.yaml:5: extractor\.mode: expected 'rules', 'lm' or 'hybrid', got 'fast'"),
+     r"job\.yaml:5: extractor\.mode: expected 'rules', 'lm', 'hybrid' or 'trained', got 'fast'"),
     ("  - folder: texts\nstore: g.sqlite\nschedule: 'at noon'\n",
      r"job\.yaml:4: schedule: expected a cron expression of 5 fields"),
     ("  - folder: texts\nstore: g.sqlite\nbatch_size: 0\n", r"job\.yaml:4: batch_size: expected greater than"),

@@ -52,7 +52,7 @@ def train_file(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model_dir(train_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("model") / "m"
-    train_extraction([train_file], out, seed=3, epochs=25, hidden=64, holdout=0.0)
+    train_extraction([train_file], out, seed=3, epochs=50, hidden=64, holdout=0.0)
     return out
 
 
@@ -120,6 +120,10 @@ def test_missing_or_broken_model_dir(model_dir, tmp_path) -> None:
         TrainedModel.load(broken)
     (broken / "head.pt").write_bytes(b"not weights")
     with pytest.raises(InputError, match="unreadable model weights"):
+        TrainedModel.load(broken)
+    config = json.loads((model_dir / "config.json").read_text())
+    (broken / "config.json").write_text(json.dumps({**config, "symbols": config["symbols"] - 2}))
+    with pytest.raises(InputError, match="train the model again"):     # features changed since it was written
         TrainedModel.load(broken)
     (broken / "config.json").write_text('{"format": "something else"}')
     with pytest.raises(InputError, match="not a kgllm trained extraction model"):
