@@ -800,9 +800,9 @@ class Conversation:
         Keep at most this many turns (the oldest dropped first); None keeps them all.
     """
 
-    def __init__(self, reasoner: Any, max_turns: int | None = None) -> None:
+    def __init__(self, reasoner: Any, max_turns: int | None = None, graph: Any = None) -> None:
         self.reasoner = reasoner
-        self.resolver = Resolver(reasoner)
+        self.resolver = Resolver(_resolving(reasoner, graph))
         self.max_turns = max_turns
         self.turns: list[Turn] = []
         self._order = 0
@@ -840,6 +840,22 @@ class Conversation:
             del self.turns[: len(self.turns) - self.max_turns]
         return answer
 
+    def remember(self, text: str, answer_text: str) -> Answer:
+        """Record a turn answered elsewhere (a chat client sends the conversation's earlier messages): ``text``
+        is resolved as :meth:`ask` resolves it, ``answer_text`` (the answer's first line) taken as its answer
+        without asking the graph again; an answer opening with "The graph does not support" or "The text does
+        not say" is taken as withheld."""
+        from kgllm.types import NOT_STATED, NOT_SUPPORTED
+
+        started = time.perf_counter()
+        resolution = self.resolve(text)
+        first = (answer_text or "").strip().splitlines()[0].strip() if (answer_text or "").strip() else ""
+        supported = bool(first) and not first.startswith((NOT_SUPPORTED, NOT_STATED))
+        linker = self.resolver.reasoner.retriever.linker
+        hit = linker.link(first, limit=1) if supported else []
+        answer = Answer(text, first, supported=supported, entities=[hit[0].entity_id] if hit else [])
+        return self._record(text, resolution, answer, started)
+
     def reset(self) -> None:
         """Forget every turn (the next question starts a new conversation)."""
         self.turns.clear()
@@ -868,7 +884,7 @@ class Conversation:
 
         conv = cls.__new__(cls)
         conv.reasoner = reasoner
-        conv.resolver = Resolver(reasoner) if reasoner is not None else None  # type: ignore[assignment]
+        conv.resolver = Resolver(_resolving(reasoner, None)) if reasoner is not None else None  # type: ignore
         conv.max_turns = data.get("max_turns")
         conv.turns, conv._order, conv._genders = [], 0, {}
         for t in data.get("turns", []):
@@ -884,6 +900,19 @@ class Conversation:
             conv.turns.append(Turn(t["question"], t.get("resolved_question") or t["question"], answer, refs,
                                    tuple(t.get("unresolved", ()))))
         return conv
+
+
+def _resolving(reasoner: Any, graph: Any) -> Any:
+    """What resolves references: ``reasoner`` itself when it has a store and an entity linker (a
+    :class:`~kgllm.reason.reasoner.Reasoner`), else a graph-only reasoner over ``graph`` (or its store)."""
+    if hasattr(reasoner, "store") and hasattr(getattr(reasoner, "retriever", None), "linker"):
+        return reasoner
+    from kgllm.reason.reasoner import Reasoner
+
+    source = graph if graph is not None else getattr(reasoner, "store", None)
+    if source is None:
+        raise InputError("a Conversation needs a Reasoner, or graph= to resolve references in")
+    return Reasoner(source, llm=None)
 
 
 def _answer_dict(answer: Answer) -> dict[str, Any]:
