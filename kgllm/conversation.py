@@ -69,7 +69,7 @@ __all__ = ["Conversation", "Referent", "Resolution", "Resolver", "Turn", "normal
 _NAMED_TYPES = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "WORK_OF_ART", "EVENT", "LAW",
                           "LANGUAGE", ""})
 _VALUE_TYPES = frozenset({"DATE", "TIME", "QUANTITY", "CARDINAL", "MONEY", "PERCENT", "ORDINAL"})
-_PLACE_TYPES = frozenset({"GPE", "LOC", "FAC"})
+_PLACE_TYPES = frozenset({"GPE", "LOC"})  # a FAC (building, stadium, bridge) is a thing: "the castle"
 _ORG_TYPES = frozenset({"ORG", "NORP"})
 _PRONOUNS = {
     "he": ("person", "male", False), "him": ("person", "male", False), "his": ("person", "male", False),
@@ -187,7 +187,7 @@ class Resolver:
         self.reasoner = reasoner
         self.store = reasoner.store
         self._gender: dict[str, dict[str, int]] = {}
-        self._described: dict[tuple[str, str], bool] = {}
+        self._described: dict[tuple[str, str], Any] = {}
         self._sentences: list[str] | None = None
         self._revision: Any = None
 
@@ -206,26 +206,53 @@ class Resolver:
         return self._sentences
 
     def kind(self, eid: str | None, text: str) -> str:
-        """``person``, ``org``, ``place`` or ``thing``: the graph's entity type, overruled by the documents'
-        pronouns for the name (a PERSON the text calls "it" is not a person; a name the text calls "he" or "she"
-        is one); a name the graph lacks: ``thing``."""
+        """``person``, ``org``, ``place`` or ``thing``: the graph's entity type, checked against what the
+        documents say of the name (the tagger's types are noisy): the pronouns that refer back to it (a PERSON the
+        text calls "it" is not a person; a name it calls "he" or "she" is one) and the nouns that describe it ("X
+        is a Dutch maker of ...": an organisation). A name the graph lacks is a ``thing``."""
         entity = self.store.get_entity(eid) if eid else None
         etype = entity.type if entity is not None else ""
         votes = self._votes(eid, text)
         personal = votes["male"] + votes["female"]
-        if etype == "PERSON" and votes["it"] <= personal and not (votes["it"] == personal == 0 and any(
-                self.described(Referent(eid, text, "thing"), n) for n in ("club", "company", "firm", "family"))):
+        said = self._description_kinds(eid, text)
+        if personal > votes["it"] and (etype == "PERSON" or personal >= 2) and _is_named(text):
             return "person"
-        if etype != "PERSON" and personal > votes["it"] and personal >= 2 and _is_named(text):
+        if etype == "PERSON" and votes["it"] == 0 and (not said or "person" in said):
             return "person"
+        for kind in ("org", "place", "thing"):
+            if kind in said:
+                return kind
         if etype in _ORG_TYPES:
             return "org"
         if etype in _PLACE_TYPES:
             return "place"
-        if etype == "PERSON":
-            return "org" if any(self.described(Referent(eid, text, "thing"), n) for n in
-                                ("company", "firm", "club", "group", "organisation", "laboratory")) else "thing"
         return "thing"
+
+    def _description_kinds(self, eid: str | None, text: str) -> set[str]:
+        """The kinds of the nouns the documents describe the name by ("X is a maker of ...", "X, a firm ...")."""
+        from kgllm.extract.descriptions import is_role_noun, kind_of_noun
+
+        key = ("@kinds", eid or entity_id(text))
+        if key not in self._described:
+            names = {text, _strip_article(text)}
+            entity = self.store.get_entity(eid) if eid else None
+            if entity is not None:
+                names |= {entity.name, *entity.aliases}
+            names = {n for n in names if n and _is_named(n)}
+            kinds: set[str] = set()
+            if names:
+                name = "(?:" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + ")"
+                found = re.finditer(rf"(?<!\w){name}(?:,| is| was| has been| had been)\s+(?:a|an|the|one of the)"
+                                    rf"\s+((?:[\w-]+\s+){{0,5}}[\w-]+)", " ".join(self._texts()))
+                for m in found:
+                    for word in m.group(1).lower().split():
+                        if word in ("of", "in", "for", "from", "with", "that", "which", "who", "and"):
+                            break
+                        kind = kind_of_noun(word) or ("person" if is_role_noun(word) else None)
+                        if kind:
+                            kinds.add(kind)
+            self._described[key] = kinds  # type: ignore[assignment]
+        return self._described[key]  # type: ignore[return-value]
 
     def gender(self, eid: str | None, text: str) -> str | None:
         """The gender the documents give a person: the pronouns that follow its name (in its sentence, before
@@ -246,6 +273,11 @@ class Resolver:
         if entity is not None:
             names |= {entity.name, *entity.aliases}
         names = {n for n in names if n and _is_named(n)}
+        words = _strip_article(text).split()
+        if len(words) >= 2 and words[0][:1].isupper():  # a person's given name: the text's "Edith ... She ..."
+            given = self.store.get_entity(entity_id(words[0]))
+            if given is not None and given.type == "PERSON":
+                names.add(given.name)
         votes = {"male": 0, "female": 0, "it": 0}
         pattern = re.compile(r"\b(he|him|his|she|her|hers|it|its)\b", re.I)
         for i, sentence in enumerate(sentences):
@@ -299,7 +331,7 @@ class Resolver:
         """The entities a turn puts in focus: those ``resolved`` names (best first: its subject) and the
         answer's, ranked by salience (the subject of what was said first)."""
         doc = _parse(resolved)
-        linked = self.reasoner.retriever.linker.link(resolved, limit=4)
+        linked = _linked(self.reasoner, resolved, answer)
         found: list[tuple[int, Referent]] = []
         for le in linked:
             entity = self.store.get_entity(le.entity_id)
@@ -419,9 +451,10 @@ class Resolver:
         unresolved: list[str] = []
         used: list[Referent] = []
         named: set[str] = set()
-        # entities the question names itself
-        for le in self.reasoner.retriever.linker.link(body, limit=4):
-            named.add(le.entity_id)
+        # entities in focus the question names itself (written out: no second linking of the question)
+        for ref in self._candidates(history):
+            if _is_named(ref.text) and _find(body, _strip_article(ref.text)) is not None:
+                named.add(ref.id or ref.text.lower())
         skip: set[int] = set()
         for tok in doc:
             if tok.i in skip:
@@ -496,7 +529,8 @@ class Resolver:
                 scored.append((0, i, ref))
             elif kind is not None and kind == ref.kind:
                 scored.append((1, i, ref))
-            elif kind in ("org", "thing") and ref.kind not in ("person", "place") and _is_named(ref.text):
+            elif _is_named(ref.text) and ref.kind != "person" and (kind == "thing" or (kind == "org"
+                                                                                        and ref.kind != "place")):
                 scored.append((2, i, ref))  # entity types are read by a tagger: an org noun may fit a "thing"
         if not scored:
             return None
@@ -605,6 +639,23 @@ class Resolver:
         if start == 0:
             new = new[:1].upper() + new[1:]
         return Resolution(question, prev.resolved[:start] + new + prev.resolved[end:], unresolved, used)
+
+
+def _linked(reasoner: Any, question: str, answer: Answer | None) -> list[Any]:
+    """The entities ``question`` names: those the reasoner linked when answering it (the seeds of the answer's
+    subgraph, found in the question by name or alias), else the entity linker's (a turn costs no second linking)."""
+    from kgllm.retrieve.link import LinkedEntity
+
+    seeds = list(answer.subgraph.seeds) if answer is not None and answer.subgraph is not None else []
+    out = []
+    for eid in seeds:
+        entity = reasoner.store.get_entity(eid)
+        names = [entity.name, *entity.aliases] if entity is not None else [eid]
+        for name in sorted(names, key=len, reverse=True):
+            if name and _find(question, name.lower()) is not None:
+                out.append(LinkedEntity(eid, " ".join(re.findall(r"\w+", name.lower())), 1.0, "seed"))
+                break
+    return out if out else reasoner.retriever.linker.link(question, limit=4)
 
 
 def _answer_entity(resolver: Resolver, answer: Answer | None) -> tuple[str | None, str, bool] | None:
