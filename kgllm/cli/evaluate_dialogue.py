@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 
 def eval_dialogue(
     files: List[Path] = typer.Argument(..., help="JSONL dialogues, one a line: \"documents\" (paths relative to "
-                                                 "the file, or {\"id\", \"text\"} objects) and \"turns\" (each with "
+                                                 "the file, or objects with \"id\" and \"text\") and \"turns\" (each with "
                                                  "\"question\", \"answers\" ([] when the documents do not say) "
                                                  "and \"standalone\")."),
     with_llm: bool = typer.Option(False, "--llm", help="Answer with the language model too (implied by --llm-url "
