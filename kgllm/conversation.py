@@ -190,6 +190,7 @@ class Resolver:
         self._described: dict[tuple[str, str], Any] = {}
         self._sentences: list[str] | None = None
         self._revision: Any = None
+        self._given: set[str] | None = None
 
     # ------------------------------------------------------------------ what the graph says of an entity
     def _texts(self) -> list[str]:
@@ -203,6 +204,7 @@ class Resolver:
             self._revision = revision
             self._gender.clear()
             self._described.clear()
+            self._given = None
         return self._sentences
 
     def kind(self, eid: str | None, text: str) -> str:
@@ -286,17 +288,33 @@ class Resolver:
                 if at < 0 or len(sentence[:at].split()) > 2:  # the name opens the sentence: its subject
                     continue
                 after = sentence[at + len(name):]
-                other = re.search(r"\b[A-Z][a-z]+ [A-Z][a-z]+", after)  # another full name: pronouns may be its
+                other = self._other_person(after, names)  # the pronouns after another person may be theirs
                 window = after[: other.start()] if other else after
                 found = pattern.search(window)
-                if found is None and i + 1 < len(sentences):
-                    found = pattern.match(sentences[i + 1])
+                if found is None and other is None and i + 1 < len(sentences):
+                    opening = " ".join(sentences[i + 1].split()[:6])  # "During the war he served ..."
+                    stop = self._other_person(opening, names)
+                    found = pattern.search(opening[: stop.start()] if stop else opening)
                 if found is not None:
                     word = found.group(1).lower()
                     votes["male" if word in ("he", "him", "his") else "it" if word in ("it", "its") else "female"] += 1
                 break
         self._gender[key] = votes  # type: ignore[assignment]
         return votes
+
+    def _other_person(self, text: str, names: set[str]) -> Any:
+        """The first mention in ``text`` of a person of the graph not named ``names`` (a match), or None."""
+        if self._given is None:  # the given names of the graph's people
+            self._given = {e.name.split()[0] for e in self.store.entities() if e.type == "PERSON" and e.name}
+        own = {w for n in names for w in n.split()[:1]}
+        for m in re.finditer(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)?", text):
+            first = m.group(0).split()[0]
+            if first in own:
+                continue
+            entity = self.store.get_entity(entity_id(m.group(0)))
+            if first in self._given or (entity is not None and entity.type == "PERSON"):
+                return m
+        return None
 
     def described(self, ref: Referent, noun: str) -> bool:
         """Whether the documents call ``ref`` a ``noun``: "X is a (...) noun", "X, a (...) noun", "the noun X",
@@ -317,8 +335,8 @@ class Resolver:
             nouns = "|".join(re.escape(f) for f in forms)
             name = "(?:" + "|".join(sorted(set(names), key=len, reverse=True)) + ")"
             patterns = [
-                rf"{name},?\s+(?:is|was|are|were|has been|had been)\s+(?:also\s+)?(?:a|an|the|one)\b[^.;]{{0,60}}?\b(?:{nouns})s?\b",
-                rf"{name},\s+(?:a|an|the)\b[^.;,]{{0,60}}?\b(?:{nouns})s?\b",
+                rf"{name},?\s+(?:is|was|are|were|has been|had been)\s+(?:also\s+)?(?:a|an|the|one)\b{_HEAD}\b(?:{nouns})s?\b",
+                rf"{name},\s+(?:a|an|the)\b{_HEAD}\b(?:{nouns})s?\b",
                 rf"\b(?:{nouns})\s+(?:of\s+)?{name}",
             ]
             text = " ".join(self._texts())
@@ -797,6 +815,9 @@ def _asked_noun(doc: Any) -> str | None:
 
 
 _WORDS = re.compile(r"[^\w\s]")
+#: The words between an article and the head noun of a description: no clause or preposition crossed ("a maker
+#: of bicycle lights" does not call the maker a light).
+_HEAD = r"(?:(?!\b(?:of|for|with|that|which|who|by|from|in|and)\b)[^.;,]){0,60}?"
 
 
 def normalise_question(text: str, same: Iterable[Sequence[str]] = (), linker: Any = None) -> str:

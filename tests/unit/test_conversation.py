@@ -79,7 +79,9 @@ def test_to_dict_round_trip_continues_the_conversation(reasoner: Reasoner) -> No
     again = Conversation.from_dict(data, reasoner)
     assert [t.resolved for t in again.turns] == ["Who founded Velmora Bikes?"]
     assert again.ask("Where was she born?").resolved_question == "Where was Ada Lindqvist born?"
-    assert again.to_dict()["turns"][0] == data["turns"][0]
+    kept = again.to_dict()["turns"][0]
+    assert {k: kept[k] for k in ("question", "resolved_question", "answer")} == \
+        {k: data["turns"][0][k] for k in ("question", "resolved_question", "answer")}
 
 
 def test_empty_turn_is_refused(reasoner: Reasoner) -> None:
