@@ -7,6 +7,7 @@ Examples
 ['Answer', 'Chunk', 'ConfigError', 'Document']
 """
 
+from kgllm.conversation import Conversation
 from kgllm.errors import (
     ConfigError,
     ExtractionError,
@@ -39,6 +40,7 @@ __all__ = [
     "Answer",
     "Chunk",
     "ConfigError",
+    "Conversation",
     "Document",
     "DocumentRecord",
     "Entity",

@@ -329,6 +329,10 @@ class Answer:
     subgraph: Subgraph | None = field(default=None, repr=False)
     generated: str | None = None
     reasons: tuple[str, ...] = ()  # why the answer is not supported (empty when it is)
+    #: In a conversation (:class:`~kgllm.conversation.Conversation`): the standalone question that was answered.
+    resolved_question: str | None = None
+    #: In a conversation: the references of the question as typed that could not be resolved (asked as written).
+    unresolved: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.subgraph is not None and self.facts:  # cited facts show names as written, as cite() does

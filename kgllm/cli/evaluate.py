@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from kgllm.cli import evaluate_textqa
+from kgllm.cli import evaluate_dialogue, evaluate_textqa
 from kgllm.cli.common import (JsonOpt, LimitOpt, LlmKeyOpt, LlmNameOpt, LlmUrlOpt, ModelOpt, PasswordOpt, StoreSpec,
                               UriOpt, UserOpt, command, err, new_app, open_llm, open_store, report, run)
 
@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
     command(eval_app, "kgqa")(eval_kgqa)
     command(eval_app, "textgraph")(eval_textgraph)
     evaluate_textqa.register(eval_app)
+    evaluate_dialogue.register(eval_app)
     app.add_typer(eval_app, name="eval")
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from kgllm.cli.ask import ask
+from kgllm.cli.chat import chat
 from kgllm.cli.build import build
 from kgllm.cli.common import (GraphOpt, JsonOpt, PasswordOpt, StoreOpt, StoreSpec, UriOpt, UserOpt, command, emit_json,
                               err, open_store, out, run, save_if_file)
@@ -22,6 +23,7 @@ def register(app: typer.Typer) -> None:
     """Add the graph commands to ``app``."""
     command(app)(build)
     command(app)(ask)
+    command(app)(chat)
     command(app)(query)
     command(app, "import-kb")(import_kb)
     command(app)(stats)

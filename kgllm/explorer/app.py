@@ -38,6 +38,7 @@ from kgllm.errors import ConfigError, InputError, KgllmError, NotFoundError, Sto
 from kgllm.explorer.live import LiveGraph
 from kgllm.explorer.models import ExplorerConfig
 from kgllm.explorer.limits import Busy
+from kgllm.explorer.chat import add_chat_routes
 from kgllm.explorer.routes import add_routes
 from kgllm.stores.base import GraphStore
 
@@ -48,7 +49,7 @@ log = logging.getLogger("kgllm.explorer")
 STATIC = Path(__file__).parent / "static"
 """The web page's files (``index.html``, ``app.js``, ``app.css``, ``vendor/``)."""
 
-_PROTECTED = ("/api/", "/openapi.json")
+_PROTECTED = ("/api/", "/v1/", "/openapi.json")
 _HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
             (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self' "
                                          b"'unsafe-inline'; frame-ancestors 'none'")]
@@ -244,6 +245,7 @@ def create_app(store: GraphStore | None = None, *, graph_file: str | os.PathLike
         return {"status": "ok"}
 
     add_routes(app, live, config)
+    add_chat_routes(app, live, config)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -50,7 +50,9 @@ def answer_view(answer: Answer, max_facts: int = 300) -> dict[str, Any]:
     return {"question": answer.question, "answer": answer.text, "supported": answer.supported,
             "confidence": answer.confidence, "generated": answer.generated,
             "answer_entities": list(answer.entities[:1]), "candidates": list(answer.entities[:10]),
-            "facts": cited, "subgraph": subgraph}
+            "facts": cited, "subgraph": subgraph,
+            **({"resolved_question": answer.resolved_question, "unresolved": list(answer.unresolved)}
+               if answer.resolved_question is not None else {})}
 
 
 def sse(event: str, data: Any) -> str:

@@ -60,6 +60,11 @@ class ExplorerConfig:
     check_interval: float = 0.5
     warm_reasoner: bool = True
     hosts: tuple[str, ...] = LOOPBACK_NAMES
+    #: Conversations (``/api/chat``): seconds one is kept after its last turn, how many are kept at once (the
+    #: least recently used is forgotten beyond), and the turns one may hold (a longer history: ``413``).
+    chat_ttl: float = 3600.0
+    max_conversations: int = 1000
+    max_turns: int = 50
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -90,3 +95,34 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"question": "Where does Ada live?"}]})
 
     question: str = Field(min_length=1, max_length=1000, pattern=r"\S", description="The question.")
+
+
+class ChatRequest(BaseModel):
+    """Body of ``POST /api/chat`` and ``POST /api/chat/stream``: one turn of a conversation."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"question": "Who founded Velmora Bikes?"}, {"conversation_id": "c3f1...", "question": "Where was she born?"}]})
+
+    question: str = Field(min_length=1, max_length=1000, pattern=r"\S", description="The turn, as the user typed it.")
+    conversation_id: str | None = Field(None, max_length=64, description="The conversation to continue (the id "
+                                        "an earlier turn returned); none: a new conversation.")
+
+
+class ChatMessage(BaseModel):
+    """One message of ``POST /v1/chat/completions``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: str = Field(max_length=20)
+    content: str | None = Field(None, max_length=10_000)
+
+
+class ChatCompletionRequest(BaseModel):
+    """Body of ``POST /v1/chat/completions`` (OpenAI format; sampling options are accepted and ignored: the reply
+    is the graph's cited answer)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False

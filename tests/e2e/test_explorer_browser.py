@@ -120,7 +120,21 @@ def test_search_expand_provenance_cypher_ask(page, tmp_path):
                                ".map(n => n.position())")
         assert min(((p["x"] - q["x"]) ** 2 + (p["y"] - q["y"]) ** 2) ** 0.5 for p in pos for q in pos + others
                    if p is not q) >= 60
+        # the Ask tab is a conversation: a follow-up is resolved against the earlier turns, every turn is listed
+        page.fill("#ask-input", "Whom did he marry?")
+        page.click("#ask-run")
+        page.wait_for_selector("#ask-turns li:nth-child(3)", timeout=120_000)
+        assert page.locator("#ask-turns li .turn-q").all_inner_texts() == [
+            "Where was Jonas Berg born?", "In which country was Jonas Berg born?", "Whom did he marry?"]
+        assert "Jonas Berg" in page.inner_text("#ask-turns li:nth-child(3) .resolved")
+        assert page.inner_text("#answer-text") == "Ada Lindqvist"
+        assert page.evaluate("explorer.cy.edges('.answer').map(e => e.id())") == [
+            Fact("jonas berg", "spouse", "ada lindqvist").id]
+        page.click("#ask-turns li:nth-child(1)")   # an earlier turn: its facts highlighted again
+        assert page.evaluate("explorer.cy.edges('.answer').map(e => e.id())") == highlighted
         page.screenshot(path=shots / "5-ask.png")
+        page.click("#ask-new")
+        assert page.locator("#ask-turns li").count() == 0
     assert errors == []
     assert all((shots / f).stat().st_size > 10_000 for f in ("2-expanded.png", "5-ask.png"))
     if os.environ.get("KGLLM_UPDATE_SCREENSHOT") == "1":

@@ -40,7 +40,7 @@ def test_every_command_is_walked():
     assert {" ".join(p) for p, _ in COMMANDS} == {
         "", "build", "ask", "query", "import-kb", "stats", "export", "import", "serve-llm",
         "neo4j", "neo4j start", "neo4j stop", "neo4j status",
-        "eval", "eval extraction", "eval kgqa", "eval textgraph", "eval textqa", "sparql", "serve",
+        "eval", "eval extraction", "eval kgqa", "eval textgraph", "eval textqa", "eval dialogue", "chat", "sparql", "serve",
         "jobs", "jobs run", "jobs schedule", "jobs status", "jobs history", "jobs check",
         "docs", "docs list", "docs retract", "convert", "merges", "merges list", "merges undo",
         "train", "train extraction"}

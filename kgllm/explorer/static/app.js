@@ -234,7 +234,26 @@
     } catch (e) { status.innerHTML = `<span class="error">${esc(e.message)}</span>`; }
   });
 
-  // ---------------------------------------------------------------- ask (server-sent events)
+  // ---------------------------------------------------------------- ask: a conversation (server-sent events)
+  // Each question is a turn of one conversation (/api/chat/stream): follow-ups ("Where was she born?") are
+  // resolved on the server; the turns are listed, and a click on one highlights its facts again.
+  let conversationId = null;
+  const turns = [];
+  function listTurn(a) {
+    turns.push(a);
+    const li = document.createElement("li");
+    const resolved = a.resolved_question && a.resolved_question !== a.question
+      ? `<div class="muted resolved">→ ${esc(a.resolved_question)}</div>` : "";
+    const unresolved = a.unresolved && a.unresolved.length ? `<div class="muted">not resolved: ${esc(a.unresolved.join(", "))}</div>` : "";
+    li.innerHTML = `<div class="turn-q">${esc(a.question)}</div>${resolved}${unresolved}<div class="turn-a">${esc(a.answer)}</div>`;
+    li.dataset.turn = String(turns.length - 1);
+    li.addEventListener("click", () => showAnswer(turns[Number(li.dataset.turn)]));
+    $("#ask-turns").appendChild(li);
+  }
+  $("#ask-new").addEventListener("click", () => {
+    conversationId = null; turns.length = 0; $("#ask-turns").innerHTML = "";
+    $("#answer-text").textContent = ""; $("#answer-status").textContent = "new conversation"; $("#answer-facts").innerHTML = "";
+  });
   async function ask() {
     const question = $("#ask-input").value.trim();
     if (!question) return;
@@ -242,7 +261,8 @@
     text.textContent = ""; list.innerHTML = ""; status.textContent = "thinking…";
     cy.elements().removeClass("answer faded");
     try {
-      const res = await api("/api/ask/stream", { question }, true);
+      const body = conversationId ? { question, conversation_id: conversationId } : { question };
+      const res = await api("/api/chat/stream", body, true);
       const reader = res.body.getReader(), decoder = new TextDecoder();
       let buffer = "";
       for (;;) {
@@ -254,11 +274,15 @@
           const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
           const event = (block.match(/^event: (.*)$/m) || [])[1], data = JSON.parse((block.match(/^data: (.*)$/m) || [])[1] || "null");
           if (event === "token") text.textContent += data.text;
-          else if (event === "answer") showAnswer(data);
+          else if (event === "conversation") conversationId = data.conversation_id;
+          else if (event === "answer") { showAnswer(data); listTurn(data); }
           else if (event === "error") throw new Error(data.error.message);
         }
       }
-    } catch (e) { status.innerHTML = `<span class="error">${esc(e.message)}</span>`; }
+    } catch (e) {
+      if (/no conversation/.test(e.message)) conversationId = null;   // expired on the server: the next turn starts anew
+      status.innerHTML = `<span class="error">${esc(e.message)}</span>`;
+    }
   }
   // The cited facts' entities in reading order (from the question's entity to the answer), left to right.
   function pathOrder(a) {
@@ -304,7 +328,7 @@
     for (const f of a.subgraph.facts) addFact(f);
     for (const f of a.facts) addFact(f);
     layoutAnswer(a, cy.nodes().filter((n) => !before.has(n.id())));
-    cy.elements().addClass("faded");
+    cy.elements().removeClass("answer").addClass("faded");   // an earlier turn shown again: only its facts
     const cited = new Set(a.facts.map((f) => f.id));
     for (const f of a.facts) {
       const edge = cy.getElementById(f.id);
@@ -318,7 +342,7 @@
     list.innerHTML = a.facts.map((f) => `<li data-fact="${esc(f.id)}">${factLine(f)}${f.provenance.map((p) => p.sentence ?
       `<div class="source"><blockquote>${highlighted(p.sentence, p.highlights)}</blockquote><span class="muted">${esc(p.doc_id)}</span></div>` : "").join("")}</li>`).join("");
     list.querySelectorAll("li").forEach((li) => li.addEventListener("click", () => showFact(li.dataset.fact).catch(fail)));
-    window.explorer.lastAnswer = { answer: a.answer, cited: [...cited] };
+    window.explorer.lastAnswer = { answer: a.answer, cited: [...cited], resolved: a.resolved_question || null };
   }
   $("#ask-run").addEventListener("click", ask);
   $("#ask-input").addEventListener("keydown", (ev) => { if (ev.key === "Enter") ask(); });
