@@ -29,6 +29,7 @@ def demo_graph() -> MemoryStore:
 
     kg = kgllm.KnowledgeGraph()
     kg.ingest_files([str(ROOT / "graphs" / "demo")])
+    kg.ingest(["Dr. Jonas Berg joined the company in 2016."])  # a titled name the resolver merges: RDF carries merges
     assert kg.store.stats()["facts"] > 10 and kg.store.merges()
     return kg.store
 

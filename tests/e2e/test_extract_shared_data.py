@@ -14,7 +14,7 @@ from kgllm.types import Document
 def texts_of(path: Path) -> list[Document]:
     """``text`` of each line, or the ``text`` of each of its ``documents`` (text QA files)."""
     docs = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
         if not line.strip():
             continue
         row = json.loads(line)
