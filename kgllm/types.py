@@ -345,8 +345,10 @@ class Answer:
 
         >>> Answer.unsupported("Who?", "nothing is known").text
         'The graph does not support an answer: nothing is known.'
+        >>> Answer.unsupported("Who?", "nothing is known").reasons
+        ('nothing is known',)
         """
-        return cls(question, f"{NOT_SUPPORTED}: {why}.", [], [], False, [], 0.0, subgraph)
+        return cls(question, f"{NOT_SUPPORTED}: {why}.", [], [], False, [], 0.0, subgraph, reasons=(why,))
 
     def cite(self) -> str:
         """Render the answer with numbered facts (entity names as written) and their source sentences."""

@@ -5,9 +5,9 @@ JSONL objects with ``question``, ``answers`` and optionally the gold ``path``
 (``[entity, relation, entity, ...]``). The gold path is only used to score
 retrieval; the retriever never sees it.
 
-* ``hits@1``: share of questions whose top ranked answer (see
-  :func:`kgllm.retrieve.rank.rank_answers`) is one of the gold answers
-  (compared by :func:`~kgllm.types.entity_id`).
+* ``hits@1``: share of questions whose answer, as :meth:`kgllm.Reasoner.ask_many` gives it
+  (graph only; the entity the answer settles on), is one of the gold answers (compared by
+  :func:`~kgllm.types.entity_id`).
 * ``path_recall``: share of questions with a gold path whose every fact
   (consecutive triple of the path, matched in either direction) is among the
   retrieved subgraph's facts.
@@ -30,7 +30,6 @@ from typing import Any
 from kgllm.errors import ConfigError, InputError
 from kgllm.loaders import iter_jsonl, read_kb_tsv
 from kgllm.progress import progress as track_progress
-from kgllm.retrieve.rank import rank_answers
 from kgllm.retrieve.subgraph import Retriever, RetrieverConfig
 from kgllm.types import Subgraph
 from kgllm.stores.memory import MemoryStore
@@ -232,34 +231,31 @@ def evaluate_kgqa(kb_path: str | os.PathLike[str], questions_path: str | os.Path
     store = MemoryStore() if store is None else store
     store.upsert(read_kb_tsv(kb_path))
     retriever = Retriever(store, config=retriever_config)
-    hits = 0
     recalled = 0
     with_path = 0
     retrieved: list[Subgraph] = []
     for item in track_progress(questions, "questions", enabled=progress):
         sub = retriever.retrieve(item["question"])
         retrieved.append(sub)
-        ranked = rank_answers(sub)
-        gold = {entity_id(a) for a in item["answers"]}
-        if ranked and ranked[0][0] in gold:
-            hits += 1
         if item.get("path") is not None:
             with_path += 1
             have = {(f.subject, f.relation, f.object) for f in sub.facts}
             if all((s, r, o) in have or (o, r, s) in have for s, r, o in _gold_facts(item["path"])):
                 recalled += 1
     n = len(questions)
+    from kgllm.reason.faithful import unsupported_claims
+    from kgllm.reason.reasoner import Reasoner
+
+    golds = [{entity_id(x) for x in q["answers"]} for q in questions]
+    # The answers as users get them (Reasoner.ask_many, graph only): Hits@1 is the entity an answer settles on.
+    graph_answers = Reasoner(store, llm=None, retriever=retriever).ask_many([q["question"] for q in questions],
+                                                                            subgraphs=retrieved)
+    hits = sum(1 for a, g in zip(graph_answers, golds) if a.entities and a.entities[0] in g)
     result: dict[str, Any] = {
         "n": n,
         "hits@1": hits / n if n else 0.0,
         "path_recall": recalled / with_path if with_path else 0.0,
     }
-    from kgllm.reason.faithful import unsupported_claims
-    from kgllm.reason.reasoner import Reasoner
-
-    golds = [{entity_id(x) for x in q["answers"]} for q in questions]
-    graph_answers = Reasoner(store, llm=None, retriever=retriever).ask_many([q["question"] for q in questions],
-                                                                            subgraphs=retrieved)
     rows = [(a.confidence, bool(a.entities) and a.entities[0] in g) for a, g in zip(graph_answers, golds)
             if a.supported]
     result["coverage"] = len(rows) / n if n else 0.0

@@ -33,11 +33,12 @@ from kgllm.graph import KnowledgeGraph
 from kgllm.loaders import iter_jsonl
 from kgllm.lm import Generator, resolve_llm
 from kgllm.progress import progress as track_progress
-from kgllm.reason.kinship import KIN_TERMS, kin_facts, kinship_answer
-from kgllm.reason.relations import RelationPlan, finish_relation_plans, relation_plan
+from kgllm.reason.kinship import KIN_TERMS, kin_facts
+from kgllm.reason.reasoner import Reasoner, ReasonerConfig
+from kgllm.reason.relations import RelationPlan, finish_relation_plans
 from kgllm.reason.rules import Inference
 from kgllm.retrieve.link import EntityLinker
-from kgllm.types import Answer, Document, Fact, entity_id, unique_sources
+from kgllm.types import Answer, Document, Fact, entity_id
 
 __all__ = ["evaluate_textgraph", "proof_triples"]
 
@@ -109,7 +110,6 @@ def evaluate_textgraph(path: os.PathLike[str] | str, limit: int | None = None, p
         kg.ingest([Document(f"{obj.get('id', 'story')}:{lineno}", obj["text"])])
         names = {e.id: e.name for e in kg.store.entities()}
         facts = list(kg.store.facts())
-        hints = {f.subject: f.object for f in facts if f.relation == "gender"}
         predicted = [(names.get(f.subject, f.subject), f.relation, names.get(f.object, f.object))
                      for f in kin_facts(facts)]
         gold = [tuple(t) for t in obj.get("triples", [])]
@@ -117,19 +117,19 @@ def evaluate_textgraph(path: os.PathLike[str] | str, limit: int | None = None, p
         links = EntityLinker(kg.store).link(obj["question"], limit=2)
         proof: list[tuple[str, str, str]] = []
         if len(links) == 2:
-            # "How is A related to B?": A is the answer relation of B.
+            # "How is A related to B?": A is the answer relation of B, asked as users ask (Reasoner.relation).
             a, b = sorted(links, key=lambda x: x.span)
-            found = kinship_answer(facts, b.entity_id, a.entity_id, hints)
-            if found is not None:
-                fact, inference = found
+            plan = Reasoner(kg, llm=model, config=ReasonerConfig(rules=("kinship",))).relation_plan(
+                b.entity_id, a.entity_id, obj["question"])
+            if plan.answer is not None and plan.inference is not None:
                 by_rules += 1
-                steps = inference.support(fact)
-                answers[k] = Answer(obj["question"], fact.relation, steps, unique_sources(steps), True, [],
-                                    fact.confidence)
+                said = plan.answer.facts[0]
+                fact = plan.inference.get(said.subject, said.relation, said.object)
+                answers[k] = plan.answer
                 proof = [(names.get(f.subject, f.subject), f.relation, names.get(f.object, f.object))
-                         for f in proof_triples(fact, inference)]
+                         for f in proof_triples(fact, plan.inference)]
             else:
-                plans.append((relation_plan(kg.store, model, b.entity_id, a.entity_id, obj["question"]), k))
+                plans.append((plan, k))
         _add(counts["proof"], score_triples(proof, gold))
     for answer, (_, k) in zip(finish_relation_plans([p for p, _ in plans], model), plans):
         answers[k] = answer

@@ -142,7 +142,8 @@ class NounPatterns:
             out.extend(self.refs.refer_all(owner[0]) if owner else self.refs.refer_all(child))
         if noun.dep_ == "appos" and noun.head.pos_ in NOMINAL:
             out.extend(self.refs.refer(noun.head))
-        if noun.dep_ in SUBJ and noun.head.lemma_.lower() in COPULAS:
+        if noun.dep_ in SUBJ and noun.head.lemma_.lower() in COPULAS and not out:
+            # "His daughter is a pilot" names her by the copula; "His daughter, Ada, is a pilot" by the apposition
             for c in noun.head.children:
                 if c.dep_ in ("attr", "oprd", "acomp") and c.pos_ in NOMINAL:
                     out.extend(self.refs.refer_all(c))

@@ -202,6 +202,9 @@ class SentencePatterns(NounPatterns):
         poss = [c for c in s_tok.children if c.dep_ == "poss"]
         if not poss:
             return None
+        called = [m for c in s_tok.children if c.dep_ == "appos" for m in self._named(self.refs.refer(c))]
+        if called:  # "His daughter, Ada Berg, is a chemist": the sentence is about the one it names
+            return None
         own = {m.id for t in [*s_tok.conjuncts, *(c for c in s_tok.children if c.dep_ == "appos")]
                for m in self.refs.refer(t)}
         owners = [m for m in self.refs.refer_all(poss[0]) if m.id not in own]

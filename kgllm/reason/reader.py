@@ -303,7 +303,7 @@ class DocumentReader:
                             entity_role=r_ent, roles_ok=role_ok, context_ok=ctx_share >= 0.5)
             word = sdoc[p_tok].lemma_.lower() if sdoc[p_tok].pos_ != "ADP" else ""
             relation = "_".join(w for w in (word, r_ans[5:] if r_ans.startswith("prep:") else "") if w) or "is"
-            nearly = fit == 0 and not verdict.supported and judge(
+            nearly = fit == 0 and not verdict.supported and want is not None and kind in want.kinds and judge(
                 analysis, p_strength, kind, 1, d_ans, d_ent, quals_ok, answer_role=r_ans, entity_role=r_ent,
                 roles_ok=role_ok, context_ok=ctx_share >= 0.5).supported
             cand = Candidate(text, entity, kind, round(score, 4), doc_id, reading, p_strength, verdict.supported,

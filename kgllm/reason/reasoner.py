@@ -51,7 +51,7 @@ from typing import Any, Callable, Iterable, Sequence
 from kgllm.errors import ConfigError, InputError
 from kgllm.lm import Generator, resolve_llm
 from kgllm.progress import progress as track_progress
-from kgllm.reason.analysis import analyse_question, nested_parts, possessed_parts, with_time
+from kgllm.reason.analysis import alongside, analyse_question, nested_parts, possessed_parts, with_time
 from kgllm.reason.answers import (FACT_NUMBER, Pending, asks_place_level, chained, closest_facts, coordinated,
                                   from_candidate, listed, mentions, not_stated, numbered_sentences, path_confidence,
                                   why_not, worded, yes_no)
@@ -216,8 +216,28 @@ class Reasoner:
                     outer, _ = self._answer(resolved, None, depth + 1)
                     if outer is not None:
                         return _offered(chained(question, resolved, inner, outer))
+                # the clause says which one is meant; an answer that does not check it is not supported
+                sub = sub or Subgraph(seeds=analysis.seed_ids)
+                why = [f"{parts[0]}: " + "; ".join((inner.reasons if inner is not None else ()) or ("not stated",))]
+                return not_stated(question, why, [], sub, closest_facts([], sub)), None
             cands = self.reader.candidates(analysis)
             good = [c for c in cands if c.supported]
+            parts = possessed_parts(question) if depth < 2 else None
+            if parts is not None:  # "Where does Hannah's husband come from?": who is her husband, then where
+                inner, _ = self._answer(parts.inner, None, depth + 1)
+                if inner is not None and inner.supported and _calls(inner.text, parts.name):
+                    resolved = parts.outer.format(inner.text)
+                    outer, _ = self._answer(resolved, None, depth + 1)
+                    if outer is not None and outer.supported:
+                        return _offered(chained(question, resolved, inner, outer))
+                if inner is not None and inner.supported and _calls(inner.text, parts.name) and not (good and (
+                        _mentions(good[0].sentence, parts.noun) or _calls(inner.text, good[0].text))):
+                    # who is meant is stated, what is asked of them is not, and the best sentence is not about
+                    # them ("her son, Jago, was born in ..." would be): the possessor's facts do not answer
+                    sub = sub or Subgraph(seeds=analysis.seed_ids)
+                    why = [f"{parts.inner.split(' ', 2)[2].rstrip('?')} is {inner.text}, but nothing stated "
+                           f"answers: {resolved}"]
+                    return not_stated(question, why, cands, sub, closest_facts(cands, sub)), None
             climb = next((c for c in cands if (c.supported or c.nearly) and c.fitness < 2), None) \
                 if depth < 2 and asks_place_level(analysis) and (not good or good[0].fitness < 2) else None
             if climb is not None:  # "which country": the text names a place; which country is that place in?
@@ -226,21 +246,12 @@ class Reasoner:
                 if outer is not None:
                     first = from_candidate(question, climb, self.store, Subgraph(seeds=analysis.seed_ids))
                     return _offered(chained(question, resolved, first, outer))
-            if not good and depth < 2:  # "Where does Hannah's husband come from?": who is her husband, then where
-                parts = possessed_parts(question)
-                if parts is not None:
-                    inner, _ = self._answer(parts[0], None, depth + 1)
-                    if inner is not None and inner.supported:
-                        resolved = parts[1].format(inner.text)
-                        outer, _ = self._answer(resolved, None, depth + 1)
-                        if outer is not None and outer.supported:
-                            return _offered(chained(question, resolved, inner, outer))
             if good:
                 options = [c for c in good if c.score >= good[0].score - self.config.text_choice_margin]
                 options = list({normalize_answer(c.text): c for c in reversed(options)}.values())[::-1]
                 made = [from_candidate(question, c, self.store, sub or Subgraph(seeds=analysis.seed_ids), good)
                         for c in options[: self.config.llm_choices]]
-                together = coordinated(good[0], good)
+                together = coordinated(good[0], good) if not alongside(question) else []
                 if together:  # "founded by A and B": every answer the sentence gives
                     made[0] = listed(made[0], [from_candidate(question, c, self.store, made[0].subgraph)
                                                for c in together])
@@ -413,6 +424,16 @@ class Reasoner:
 def _names(sub: Subgraph, eid: str) -> list[str]:
     entity: Entity | None = sub.entities.get(eid)
     return [eid] if entity is None else [entity.name, *entity.aliases, eid]
+
+
+def _calls(answer: str, name: str) -> bool:
+    """Whether an answer is the one a question names ("cousin Simon" is Simon Bray), or no name was given."""
+    return not name or set(tokenize(name)) <= set(tokenize(answer))
+
+
+def _mentions(sentence: str, noun: str) -> bool:
+    """Whether a sentence words a relation noun ("daughters" for "daughter")."""
+    return bool(noun) and any(w.startswith(noun) for w in tokenize(sentence))
 
 
 def _offered(answer: Answer) -> tuple[Answer, Pending | None]:

@@ -46,6 +46,7 @@ class RelationPlan:
     path: Path | None
     prompt: list[Message] | None
     answer: Answer | None
+    inference: Any = None  # the rules' derivation behind ``answer``, when the rules decided
 
     def finish(self, said: str) -> Answer:
         """The answer from the LM's reply to :attr:`prompt` (its first content word)."""
@@ -80,6 +81,21 @@ def relation_plan(store: Any, llm: Generator | None, source: str, target: str, q
         Kinship rules (:mod:`kgllm.reason.rules`) tried first on a family path: the answer is the
         derived fact, citing the given facts (and their sentences) it rests on.
     """
+    if rules is not None:  # the family the two belong to, composed by the rules: any chain, however long
+        src, dst = entity_id(source), entity_id(target)
+        family = _family(store, src)
+        if any(dst in (f.subject, f.object) for f in family):
+            hints = {f.subject: f.object for f in family if f.relation == "gender"}
+            derived = kinship_answer(family, src, dst, hints, rules=rules)
+            if derived is not None:
+                fact, inference = derived
+                cited = [fact, *inference.support(fact)]
+                sub = Subgraph(seeds=[src, dst], facts=list(cited))
+                for eid in {x for f in cited for x in (f.subject, f.object)}:
+                    sub.entities[eid] = store.get_entity(eid) or Entity(eid, eid)
+                asked = question or f"How is {sub.name(dst)} related to {sub.name(src)}?"
+                return RelationPlan(asked, sub, None, None, Answer(asked, fact.relation, cited, unique_sources(cited),
+                                                                   True, [], fact.confidence, sub), inference)
     found = _relation_path(store, source, target, question, max_hops)
     if isinstance(found, Answer):
         return RelationPlan(found.question, found.subgraph or Subgraph(), None, None, found)
@@ -131,6 +147,23 @@ def _relation_path(store: Any, source: str, target: str, question: str | None,
     for eid in path.entities:
         sub.entities.setdefault(eid, store.get_entity(eid) or Entity(eid, eid))
     return question, sub, path
+
+
+def _family(store: Any, start: str, limit: int = 10_000) -> list[Fact]:
+    """The family facts (kinship terms and genders) of everyone linked to ``start`` by kinship."""
+    seen, todo, out, facts = {start}, [start], [], set()
+    while todo and len(out) < limit:
+        eid = todo.pop()
+        for f in store.neighbors(eid, "both"):
+            if f.id in facts or not (is_kin(f.relation) or f.relation == "gender"):
+                continue
+            facts.add(f.id)
+            out.append(f)
+            other = f.object if f.subject == eid else f.subject
+            if is_kin(f.relation) and other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return out
 
 
 def _verbalise(sub: Subgraph, fact: Fact) -> str:

@@ -193,15 +193,17 @@ def counted(text: str, analysis: QuestionAnalysis) -> str:
     >>> from kgllm.reason.analysis import QuestionAnalysis
     >>> counted("18,400 spectators", QuestionAnalysis("q", type_noun="spectator"))
     '18,400'
+    >>> counted("12 home goals", QuestionAnalysis("q", type_noun="goal"))
+    '12'
     >>> counted("Feldmark Railway", QuestionAnalysis("q", type_noun="railway"))  # only a number is counted
     'Feldmark Railway'
     """
     words = text.split()
-    if len(words) < 2 or not analysis.type_noun or not any(ch.isdigit() for ch in words[-2]) and \
-            words[-2].lower() not in NUMBER_WORDS:
+    numbers = [k for k, w in enumerate(words[:-1]) if any(ch.isdigit() for ch in w) or w.lower() in NUMBER_WORDS]
+    if not numbers or not analysis.type_noun:
         return text
     if derived(words[-1].lower(), analysis.type_noun) or words[-1].lower() == analysis.type_noun:
-        return " ".join(words[:-1])
+        return " ".join(words[:numbers[-1] + 1])  # "21 league goals": the number, without what it counts
     return text
 
 

@@ -104,6 +104,9 @@ def stated_candidates(analysis: Any, store: Any, strength: Callable[[str, str, s
             if fit is None:
                 continue
             kind = next((k for k, strong in kinds.items() if strong), next(iter(kinds), ""))
+            place, sep, region = text.partition(", ")
+            if kind == "place" and sep and place[:1].isupper() and region[:1].isupper():
+                text = place  # "Gothenburg, Sweden": the place, without the region that qualifies it
             said = f" {normalize_answer(sentence)} {' '.join(words)} "
             ctx_ok = not context or sum(1 for w in context if any(
                 strength(w, s, "") for s in said.split())) >= len(context) / 2
@@ -114,8 +117,8 @@ def stated_candidates(analysis: Any, store: Any, strength: Callable[[str, str, s
                             roles_ok=roles_ok, context_ok=ctx_ok)
             score = (1.5 * p + (0.4 if ctx_ok else 0.0) + {2: 0.8, 1: 0.5}.get(fit, 0.0) + 0.7 * roles_ok
                      + (0.3 if quals_ok else 0.0) - (0.3 if fit <= 0 and analysis.want and analysis.want.kinds else 0.0))
-            nearly = fit == 0 and not verdict.supported and judge(
-                analysis, p, kind, 1, 1, 1, quals_ok, answer_role=r_ans, entity_role=r_ent, roles_ok=roles_ok,
+            nearly = fit == 0 and not verdict.supported and analysis.want is not None and kind in analysis.want.kinds \
+                and judge(analysis, p, kind, 1, 1, 1, quals_ok, answer_role=r_ans, entity_role=r_ent, roles_ok=roles_ok,
                 context_ok=ctx_ok).supported
             prov = fact.provenance[0]
             out.append(Candidate(counted(text, analysis), other if ent is not None else None, kind, round(score, 4),
