@@ -8,3 +8,7 @@ for name in PQ-2H PQ-3H PQL-2H PQL-3H; do
 done
 echo "webnlg2020-dev: $($kg eval extraction "$data/extraction/webnlg2020-dev.jsonl" --json)"
 echo "clutrr-dev: $($kg eval textgraph "$data/textgraph/clutrr-dev.jsonl" --json)"
+echo "userqa-dev: $($kg eval textqa "$data/userqa/userqa-dev.jsonl" --corpus --json)"
+for corpus in tests/corpora/*/; do
+  echo "$(basename "$corpus"): $($kg eval textqa "$corpus" --json)"
+done

@@ -58,6 +58,9 @@ def build(
                                   "(the local model under constrained decoding), 'hybrid' (both) or 'trained' (a "
                                   "relation model from kgllm train extraction, typing onto --schema; without a "
                                   "schema it reads as the rules do)."),
+    model: Optional[Path] = typer.Option(None, "--model", metavar="PATH", help="With --extractor lm or hybrid: a "
+                                         "local Hugging Face model folder or .gguf file (default: the bundled "
+                                         "SmolLM2)."),
     model_dir: Optional[Path] = typer.Option(None, "--model-dir", metavar="DIR",
                                              help="With --extractor trained: the model directory kgllm train "
                                                   "extraction wrote."),
@@ -93,6 +96,8 @@ def build(
     if (extractor == "trained") != (model_dir is not None):
         raise typer.BadParameter("--model-dir goes with --extractor trained, and --extractor trained needs it",
                                  param_hint="--model-dir")
+    if model is not None and extractor not in ("lm", "hybrid"):
+        raise typer.BadParameter("--model goes with --extractor lm or hybrid", param_hint="--model")
     if resolve not in RESOLVE_MODES:
         raise typer.BadParameter(f"expected one of {', '.join(RESOLVE_MODES)}, got {resolve!r}", param_hint="--resolve")
     spec = StoreSpec(graph, store, uri, user, password)
@@ -104,7 +109,12 @@ def build(
         from kgllm.schema import Schema
 
         allowed = Schema.from_file(schema) if schema is not None else None   # a bad file fails before the store opens
-        reader = make_extractor(extractor, schema=allowed, model_dir=model_dir)  # so does a bad --extractor
+        llm = None
+        if model is not None:
+            from kgllm.lm import LocalLM
+
+            llm = LocalLM(model)  # a folder that is no model fails here, before the store opens
+        reader = make_extractor(extractor, llm=llm, schema=allowed, model_dir=model_dir)  # so does a bad --extractor
         mode = "none" if no_resolve else resolve
         resolver = None if mode == "none" else EntityResolver(ResolverConfig(use_embeddings=mode == "embedding"))
         # The same writer lock as `kgllm jobs run`: a build and a job never write one store at once (wait up to

@@ -407,6 +407,8 @@ def possessed_parts(question: str) -> PossessedParts | None:
         if called:  # "Tobias's cousin Simon": the phrase runs to the name, which the inner answer must be
             end = called[0].right_edge.i + 1
         start = min([tok.i, *(t.left_edge.i for t in owners + names)])
+        while start < tok.i and doc[start].pos_ in ("AUX", "VERB", "PRON", "ADP"):
+            start += 1  # a misattached auxiliary ("does" under a first name) is no part of the phrase
         while start > 1 and doc[start - 1].text == "-" and not doc[start - 2].whitespace_:
             start -= 2  # "co-founder" is three tokens
         while start > 0 and doc[start - 1].dep_ in ("det", "amod") and doc[start - 1].head.i == tok.i:

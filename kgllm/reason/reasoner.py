@@ -230,13 +230,15 @@ class Reasoner:
                     outer, _ = self._answer(resolved, None, depth + 1)
                     if outer is not None and outer.supported:
                         return _offered(chained(question, resolved, inner, outer))
-                if inner is not None and inner.supported and _calls(inner.text, parts.name) and not (good and (
-                        _mentions(good[0].sentence, parts.noun) or _calls(inner.text, good[0].text))):
-                    # who is meant is stated, what is asked of them is not, and the best sentence is not about
-                    # them ("her son, Jago, was born in ..." would be): the possessor's facts do not answer
+                found = inner is not None and inner.supported and _calls(inner.text, parts.name)
+                if good and not (_calls(inner.text, good[0].text) if found else _mentions(good[0].sentence, parts.noun)):
+                    # the best answer is not the one meant (when the text says who that is) or its sentence does
+                    # not word the relation ("its first product was released in 2001" would): the possessor's
+                    # facts do not answer
                     sub = sub or Subgraph(seeds=analysis.seed_ids)
-                    why = [f"{parts.inner.split(' ', 2)[2].rstrip('?')} is {inner.text}, but nothing stated "
-                           f"answers: {resolved}"]
+                    phrase = parts.inner.split(' ', 2)[2].rstrip('?')
+                    why = [f"{phrase} is {inner.text}, but nothing stated answers: {resolved}" if found else
+                           f"who {phrase} is"]
                     return not_stated(question, why, cands, sub, closest_facts(cands, sub)), None
             climb = next((c for c in cands if (c.supported or c.nearly) and c.fitness < 2), None) \
                 if depth < 2 and asks_place_level(analysis) and (not good or good[0].fitness < 2) else None

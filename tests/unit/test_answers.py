@@ -112,3 +112,34 @@ def test_a_no_names_what_the_text_says_instead_and_a_yes_is_cited(reasoner: Reas
 def test_the_answer_is_never_an_entity_the_question_names(reasoner: Reasoner) -> None:
     ans = reasoner.ask("Who married Olav Rein?")
     assert ans.text == "Hanna Dahl"
+
+
+FAMILY = [Document("holt", "Ingrid Holt is a baker in Lindvik. Her daughter, Liv Holt, is a pilot. Her cousin Erik "
+                           "Holt, a teacher in Bergen, founded Holt Bakery in 1990 together with his sister Mia Holt.")]
+
+
+@pytest.fixture(scope="module")
+def family() -> Reasoner:
+    kg = KnowledgeGraph()
+    kg.ingest(FAMILY)
+    return Reasoner(kg, llm=None)
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("What does Ingrid Holt's daughter do?", "pilot"),            # who the daughter is, then what she does
+    ("What does Ingrid Holt's cousin Erik do?", "teacher"),       # the question names the cousin
+    ("Who founded Holt Bakery together with his sister?", "Erik Holt"),  # one founder, not the list
+])
+def test_a_possessed_relation_is_resolved_before_it_is_answered(family: Reasoner, question: str,
+                                                                 expected: str) -> None:
+    ans = family.ask(question)
+    assert (ans.text, ans.supported) == (expected, True), ans.reasons
+
+
+@pytest.mark.parametrize("question", [
+    "What does Erik Holt's sister do?",      # the sister is named, her job is not: not her brother's job
+    "What does Liv Holt's husband do?",      # no husband is named: not Liv's own job
+])
+def test_the_possessors_own_facts_do_not_answer_for_someone_else(family: Reasoner, question: str) -> None:
+    ans = family.ask(question)
+    assert not ans.supported and ans.text.startswith(NOT_STATED), ans.text

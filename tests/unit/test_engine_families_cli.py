@@ -54,3 +54,18 @@ def test_lm_extractor_with_a_model_folder_of_each_family(workdir, name):
     facts = list(kg.store.facts())
     names = {e.id: e.name for e in kg.store.entities()}
     assert facts and all(names[f.subject] in TEXT and names[f.object] in TEXT for f in facts)   # copied spans
+
+
+@pytest.mark.parametrize("name", ["llama3", "qwen2"])
+def test_build_with_the_lm_extractor_and_a_model_folder(workdir, name):
+    graph = workdir / f"lm-{name}.sqlite"
+    result = runner.invoke(app, ["build", str(workdir / "note.txt"), "--graph", str(graph), "--extractor", "lm",
+                                 "--model", str(workdir / name)])
+    assert result.exit_code == 0, result.output
+    assert "1 document" in result.output and graph.exists()
+
+
+def test_build_refuses_a_model_without_the_lm_extractor(workdir):
+    result = runner.invoke(app, ["build", str(workdir / "note.txt"), "--graph", str(workdir / "x.sqlite"),
+                                 "--model", str(workdir / "qwen2")])
+    assert result.exit_code == 2 and "--model" in result.output
