@@ -231,6 +231,10 @@ class Reasoner:
                     if outer is not None and outer.supported:
                         return _offered(chained(question, resolved, inner, outer))
                 found = inner is not None and inner.supported and _calls(inner.text, parts.name)
+                if not found and parts.name:  # "Tobias's cousin Simon": the name alone says who is meant
+                    named, _ = self._answer(parts.outer.format(parts.name), None, depth + 1)
+                    if named is not None and named.supported:
+                        return _offered(replace(named, question=question))
                 if good and not (_calls(inner.text, good[0].text) if found else _mentions(good[0].sentence, parts.noun)):
                     # the best answer is not the one meant (when the text says who that is) or its sentence does
                     # not word the relation ("its first product was released in 2001" would): the possessor's
