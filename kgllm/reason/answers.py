@@ -30,10 +30,11 @@ from kgllm.reason.analysis import QuestionAnalysis
 from kgllm.reason.faithful import unsupported_claims
 from kgllm.reason.reader import Candidate, DocumentReader
 from kgllm.reason.support import normalize_answer
-from kgllm.retrieve.answer_type import NOUN_KIND
+from kgllm.retrieve.answer_type import IS_A, NOUN_KIND
+from kgllm.retrieve.link import tokenize
 from kgllm.types import NOT_STATED, Answer, Entity, Fact, Subgraph, entity_id, unique_sources
 
-__all__ = ["from_candidate", "not_stated", "chained", "yes_no", "closest_facts", "coordinated", "listed", "Pending",
+__all__ = ["names_one", "names_seed", "words_noun", "from_candidate", "not_stated", "chained", "yes_no", "closest_facts", "coordinated", "listed", "Pending",
            "path_confidence",
            "numbered_sentences",
            "worded", "why_not", "asks_place_level", "mentions", "FACT_NUMBER"]
@@ -250,3 +251,24 @@ def path_confidence(sub: Subgraph, choice: str, temperature: float = 0.1) -> flo
     top = max(best.values())
     weights = {k: math.exp((v - top) / temperature) for k, v in best.items()}
     return sum(w for k, w in weights.items() if choice in ends[k]) / sum(weights.values())
+
+
+def names_one(answer: str, name: str) -> bool:
+    """Whether an answer is the one a question names ("cousin Simon" is Simon Bray), or no name was given."""
+    return not name or set(tokenize(name)) <= set(tokenize(answer))
+
+
+def names_seed(parts: Any, seeds: Sequence[str], store: Any) -> bool:
+    """Whether the phrase of "Who is <phrase>?" names one of the question's entities: it is that entity's name
+    ("the Velmora Bikes"), or a name with what the text says the entity is ("the Corvid diffractometer" when
+    "the Corvid is a diffractometer")."""
+    phrase = entity_id(re.sub(r"^(?:the|a|an)\s+", "", parts.inner.split(" ", 2)[2].rstrip("?"), flags=re.I))
+    if phrase in seeds:
+        return True
+    return any(f.relation in IS_A and f.subject == s and f.object.split()[-1:] == [parts.noun]
+               for s in seeds for f in store.neighbors(s, "out"))
+
+
+def words_noun(sentence: str, noun: str) -> bool:
+    """Whether a sentence words a relation noun ("daughters" for "daughter")."""
+    return bool(noun) and any(w.startswith(noun) for w in tokenize(sentence))

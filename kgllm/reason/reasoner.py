@@ -51,10 +51,11 @@ from typing import Any, Callable, Iterable, Sequence
 from kgllm.errors import ConfigError, InputError
 from kgllm.lm import Generator, resolve_llm
 from kgllm.progress import progress as track_progress
-from kgllm.reason.analysis import alongside, analyse_question, nested_parts, possessed_parts, with_time
+from kgllm.reason.analysis import analyse_question
+from kgllm.reason.steps import alongside, nested_parts, possessed_parts, with_time
 from kgllm.reason.answers import (FACT_NUMBER, Pending, asks_place_level, chained, closest_facts, coordinated,
-                                  from_candidate, listed, mentions, not_stated, numbered_sentences, path_confidence,
-                                  why_not, worded, yes_no)
+                                  from_candidate, listed, mentions, names_one, names_seed, not_stated,
+                                  numbered_sentences, path_confidence, why_not, words_noun, worded, yes_no)
 from kgllm.reason.compare import compare
 from kgllm.reason.closed import AUXILIARIES, closed_answer
 from kgllm.reason.reader import DocumentReader
@@ -223,19 +224,21 @@ class Reasoner:
             cands = self.reader.candidates(analysis)
             good = [c for c in cands if c.supported]
             parts = possessed_parts(question) if depth < 2 else None
+            if parts is not None and names_seed(parts, analysis.seed_ids, self.store):
+                parts = None  # "the Corvid diffractometer" is a thing's name, not a relation to Corvid
             if parts is not None:  # "Where does Hannah's husband come from?": who is her husband, then where
                 inner, _ = self._answer(parts.inner, None, depth + 1)
-                if inner is not None and inner.supported and _calls(inner.text, parts.name):
+                if inner is not None and inner.supported and names_one(inner.text, parts.name):
                     resolved = parts.outer.format(inner.text)
                     outer, _ = self._answer(resolved, None, depth + 1)
                     if outer is not None and outer.supported:
                         return _offered(chained(question, resolved, inner, outer))
-                found = inner is not None and inner.supported and _calls(inner.text, parts.name)
+                found = inner is not None and inner.supported and names_one(inner.text, parts.name)
                 if not found and parts.name:  # "Tobias's cousin Simon": the name alone says who is meant
                     named, _ = self._answer(parts.outer.format(parts.name), None, depth + 1)
                     if named is not None and named.supported:
                         return _offered(replace(named, question=question))
-                if good and not (_calls(inner.text, good[0].text) if found else _mentions(good[0].sentence, parts.noun)):
+                if good and not (names_one(inner.text, good[0].text) if found else words_noun(good[0].sentence, parts.noun)):
                     # the best answer is not the one meant (when the text says who that is) or its sentence does
                     # not word the relation ("its first product was released in 2001" would): the possessor's
                     # facts do not answer
@@ -430,16 +433,6 @@ class Reasoner:
 def _names(sub: Subgraph, eid: str) -> list[str]:
     entity: Entity | None = sub.entities.get(eid)
     return [eid] if entity is None else [entity.name, *entity.aliases, eid]
-
-
-def _calls(answer: str, name: str) -> bool:
-    """Whether an answer is the one a question names ("cousin Simon" is Simon Bray), or no name was given."""
-    return not name or set(tokenize(name)) <= set(tokenize(answer))
-
-
-def _mentions(sentence: str, noun: str) -> bool:
-    """Whether a sentence words a relation noun ("daughters" for "daughter")."""
-    return bool(noun) and any(w.startswith(noun) for w in tokenize(sentence))
 
 
 def _offered(answer: Answer) -> tuple[Answer, Pending | None]:
