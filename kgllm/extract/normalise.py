@@ -1,7 +1,7 @@
 """Spans and literals written the way a dataset's gold writes them, learned from its training examples.
 
-A text says "May 8, 1923", "29,000 people", "the US" or "Der Fuehrer's Face"; a knowledge base may
-write ``1923-05-08``, ``29000``, ``United States`` and ``Der Fuehrer 's Face``. :class:`Normaliser`
+A text says "May 8, 1923", "29,000 people", "the US" or "The Keeper's Lamp"; a knowledge base may
+write ``1923-05-08``, ``29000``, ``United States`` and ``The Keeper 's Lamp``. :class:`Normaliser`
 learns these habits from aligned (text span, gold string, relation) examples of a training split and
 applies them to new spans. Nothing is hand-written per dataset; the candidate renderings are general:
 
@@ -12,11 +12,11 @@ Dates (:func:`parse_date`)
     parts filled with the first day or month when the golds do so.
 Numbers (:func:`parse_number`)
     Thousands separators dropped; a decimal point added (``1095.0``) and a unit written after the
-    number (``17068.8 (millimetres)``) when the relation's golds do so.
+    number (``4120.5 (millimetres)``) when the relation's golds do so.
 Names
     A span the training golds wrote otherwise is replaced by the gold form seen most often (an alias
-    table: "US" -> "United States", "Nord" -> "Nord (album)"), unless the span was more often kept as
-    written; tokenised spellings (``Batman : Year One``) are used when the relation's golds use them.
+    table: "US" -> "United States", "Tessel" -> "Tessel (album)"), unless the span was more often kept as
+    written; tokenised spellings (``Harbour : Part Two``) are used when the relation's golds use them.
 
 :func:`similarity` aligns a training gold string with the text span it stands for (exact, date or
 number equivalence, the same name without a bracketed qualifier, acronyms, near spellings).
@@ -25,8 +25,8 @@ Examples
 --------
 >>> parse_date("May 8th, 1923"), parse_date("1923-05-08"), parse_date("in 1923"), parse_date("Tallinn")
 ((1923, 5, 8), (1923, 5, 8), (1923, None, None), None)
->>> parse_number("29,000 people"), parse_number("17068.8 mm"), parse_number("Route 66 East")
-(('29000', 'people'), ('17068.8', 'mm'), None)
+>>> parse_number("29,000 people"), parse_number("4120.5 mm"), parse_number("Route 66 East")
+(('29000', 'people'), ('4120.5', 'mm'), None)
 >>> n = Normaliser()
 >>> _ = n.fit([("May 8, 1923", "1923-05-08", "birthDate"), ("US", "United States", "country"),
 ...        ("29,000", "29000", "staff"), ("1,095", "1095.0", "runwayLength")])
@@ -139,8 +139,8 @@ def parse_number(text: str) -> tuple[str, str] | None:
 def tokenised(text: str) -> str:
     """``text`` with clitics and some punctuation split off as separate words (a treebank-style spelling).
 
-    >>> tokenised("Der Fuehrer's Face"), tokenised("Batman: Year One"), tokenised("She Doesn't Mind")
-    ("Der Fuehrer 's Face", 'Batman : Year One', "She Does n't Mind")
+    >>> tokenised("The Keeper's Lamp"), tokenised("Harbour: Part Two"), tokenised("He Won't Wait")
+    ("The Keeper 's Lamp", 'Harbour : Part Two', "He Wo n't Wait")
     """
     for pattern, repl in _TOKENISE:
         text = pattern.sub(repl, text)
@@ -158,7 +158,7 @@ def _acronym(short: str, long: str) -> bool:
 def similarity(span: str, gold: str) -> float:
     """How surely the text span ``span`` stands for the gold string ``gold`` (1 for the same name, 0 for none).
 
-    >>> similarity("Nord", "Nord (Year of No Light album)"), similarity("8 May 1923", "1923-05-08")
+    >>> similarity("Tessel", "Tessel (Brannock Hall album)"), similarity("8 May 1923", "1923-05-08")
     (0.95, 0.95)
     """
     a, b = entity_id(span), entity_id(gold)
