@@ -11,8 +11,8 @@ Examples
 2
 >>> relative_offset("four years earlier"), relative_offset("the following year"), relative_offset("in 1990")
 (-4, 1, None)
->>> years_in("It opened in 1899 and was electrified in 1931.")
-[1899, 1931]
+>>> years_in("The mill opened in 1874 and was rebuilt in 1902.")
+[1874, 1902]
 >>> is_duration("twelve years"), is_duration("2 May 1961"), is_duration("two years later")
 (True, False, False)
 """
