@@ -24,7 +24,7 @@ What is resolved (:class:`Resolver`, on the spaCy dependency parse of the questi
   whom?", "For how much?") replaces the previous question's, with the previous answer put where the old
   question phrase stood ("Which company did Lumora buy?" "Kestrel." "For how much?" -> "For how much did Lumora
   buy Kestrel?"; a subject is kept by the passive: "Who founded X?" "In which year?" -> "In which year was X
-  founded?"). A noun phrase ("And Tannhof Verlag?", "What about her brother?") replaces the previous question's
+  founded?"). A noun phrase ("And Orrin Verlag?", "What about her brother?") replaces the previous question's
   entity of the same kind (or the noun phrase with the same possessor).
 
 A reference that cannot be resolved is left as written, and the answer lists it in

@@ -307,7 +307,7 @@ class Resolver(Kinds):
         return Resolution(question, f"{new} {before} {_inline(answer)}{(' ' + after) if after else ''}?")
 
     def _new_entity(self, question: str, fragment: str, history: Sequence[Turn]) -> Resolution:
-        """"And Tannhof Verlag?", "What about her brother?": the previous question about this instead."""
+        """"And Orrin Verlag?", "What about her brother?": the previous question about this instead."""
         prev = history[-1]
         phrase, unresolved, used = self._references(fragment.strip().rstrip("?").strip(), history)
         phrase = _inline(phrase)

@@ -11,7 +11,7 @@ from kgllm.types import Document
 
 TEXT = ("Velmora Bikes is a bicycle company based in Bergen. Ada Lindqvist founded Velmora Bikes in 1990. "
         "She was born in Tromsø. Her husband is Jonas Berg. He works as a carpenter in Oslo. "
-        "Tannhof Verlag is a publisher based in Graz. Velmora Bikes bought Kestrel Motors in 2019 for 30 million "
+        "Orrin Verlag is a publisher based in Graz. Velmora Bikes bought Kestrel Motors in 2019 for 30 million "
         "euros. Kestrel Motors is a company based in Gothenburg.")
 
 
@@ -51,7 +51,7 @@ def test_it_and_definite_references_are_the_non_person(reasoner: Reasoner) -> No
 def test_ellipsis_reuses_the_previous_question(reasoner: Reasoner) -> None:
     conv = Conversation(reasoner)
     conv.ask("Where is Velmora Bikes based?")
-    assert conv.ask("And Tannhof Verlag?").resolved_question == "Where is Tannhof Verlag based?"
+    assert conv.ask("And Orrin Verlag?").resolved_question == "Where is Orrin Verlag based?"
     conv.reset()
     conv.ask("Who founded Velmora Bikes?")
     assert conv.ask("In which year?").resolved_question == "In which year was Velmora Bikes founded?"
