@@ -4,7 +4,7 @@ Examples
 --------
 >>> import kgllm
 >>> sorted(kgllm.__all__)[:4]
-['Answer', 'Chunk', 'ConfigError', 'Document']
+['Answer', 'Chunk', 'ConfigError', 'Conversation']
 """
 
 from kgllm.conversation import Conversation

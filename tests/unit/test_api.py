@@ -7,7 +7,7 @@ import typing
 import kgllm
 
 PUBLIC = [
-    "Answer", "Chunk", "ConfigError", "Document", "Entity", "EntityResolver", "ExtractionError", "ExtractionResult",
+    "Answer", "Chunk", "ConfigError", "Conversation", "Document", "Entity", "EntityResolver", "ExtractionError", "ExtractionResult",
     "Extractor", "Fact", "GenerationError", "Generator", "GraphDelta", "GraphStore", "IngestReport", "InputError",
     "KgllmError", "KnowledgeGraph", "LocalLM", "MemoryStore", "Merge", "NotFoundError", "Path", "Provenance",
     "Reasoner", "ReasonerConfig", "RelationPlan", "RelationSpec", "ResolverConfig", "Retriever", "RuleExtractor",
