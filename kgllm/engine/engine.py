@@ -36,6 +36,23 @@ def _added_bos(tokenizer) -> int | None:
     return bos if ids and ids[0] == bos else None
 
 
+def _decoder(tokenizer):
+    """``ids -> text`` without special tokens, as ``tokenizer.decode(ids, skip_special_tokens=True)`` gives.
+
+    The engine decodes each request's output at every step; for a fast tokenizer that does not clean up spaces
+    (every BPE one) this calls its Rust backend directly, skipping the Python wrapper's per-id type checks,
+    which cost more than the decoding itself on small models.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    cleans = getattr(tokenizer, "clean_up_tokenization_spaces", True)
+    if cleans and backend is not None and type(backend.model).__name__ == "BPE":
+        cleans = bool(getattr(tokenizer, "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output",
+                              False))
+    if backend is None or cleans:
+        return lambda ids: tokenizer.decode(ids, skip_special_tokens=True)
+    return lambda ids: backend.decode(ids, skip_special_tokens=True)
+
+
 class StepError(GenerationError):
     """A model step failed: its requests (``request_ids``) were aborted and their KV blocks freed.
 
@@ -61,6 +78,7 @@ class Engine:
         #: <|eot_id|> and Gemma's <end_of_turn>)
         self.eos_token_ids = frozenset(t for t in (self.eos_token_id, *eos_token_ids) if t is not None)
         self.bos_token_id = _added_bos(tokenizer)   # prepended to text prompts that lack it (Gemma needs it)
+        self._decode = _decoder(tokenizer)
         self.max_model_len = runner.max_model_len
         self.capacity_tokens = scheduler.blocks.num_blocks * scheduler.blocks.block_size
         self._seqs: dict[str, Sequence] = {}
@@ -222,7 +240,7 @@ class Engine:
         elif seq.num_output_tokens >= p.max_tokens or seq.num_tokens >= self.max_model_len:
             reason = "length"
         ids = seq.output_token_ids
-        text = self.tokenizer.decode(ids[:-1] if reason == "stop" else ids, skip_special_tokens=True)
+        text = self._decode(ids[:-1] if reason == "stop" else ids)
         hold = 0
         if p.stop:
             cut = min((i for i in (text.find(s, max(0, len(seq.text) - len(s))) for s in p.stop) if i >= 0),

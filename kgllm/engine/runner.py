@@ -168,19 +168,28 @@ class ModelRunner:
         elsize = torch.empty(0, dtype=self.dtype).element_size()
         return nd > 1 and 2 * nd * longest * self.num_kv_heads * self.head_dim * elsize <= self.BATCH_DECODE_BYTES
 
-    def _padded_decodes(self, tables: list[list[int]], lens: list[int]) -> tuple:
-        """Slots ``(B*L,)`` of every decode's keys padded to the longest ``L``, and per window a ``(B, 1, 1, L)``
-        mask of the keys each may see (its own, and for a sliding layer only the last ``window``)."""
-        bs, dev, longest = self.block_size, self.device, max(lens)
+    def _padded_decodes(self, tables: list[list[int]], lens: list[int]) -> dict:
+        """Per window of the model's layers, ``(slots, L, mask)``: the slots ``(B*L,)`` of the keys every decode
+        sees, padded to the longest ``L``, and a ``(B, 1, 1, L)`` mask of those that are its own. A full-attention
+        layer sees all the sequence's keys; a sliding layer only its last ``window`` (gathered alone, so a long
+        context costs it nothing)."""
+        bs, dev = self.block_size, self.device
+        n = torch.tensor(lens, device=dev)[:, None]                              # (B, 1)
+        longest = max(lens)
         nb = -(-longest // bs)
         table = torch.tensor([t[:nb] + [0] * (nb - len(t[:nb])) for t in tables], dtype=torch.long, device=dev)
-        p = torch.arange(longest, device=dev)
-        slots = (table[:, p // bs] * bs + p % bs)                                # (B, L)
-        n = torch.tensor(lens, device=dev)[:, None]
-        seen = p[None] < n
-        masks = {w: (seen if w is None else seen & (p[None] >= n - w))[:, None, None] for w in set(self.spec.windows)}
-        return slots.masked_fill(~seen, 0).view(-1), longest, masks
-
+        rows = torch.arange(len(lens), device=dev)[:, None]
+        out = {}
+        for w in set(self.spec.windows):
+            width = longest if w is None else min(w, longest)
+            p = torch.arange(width, device=dev)[None]                            # (1, L)
+            if w is not None:
+                p = p + (n - width)                                              # the last `width` positions
+            seen = p < n if w is None else p >= 0                               # (a short sequence pads)
+            p = p.clamp(min=0)
+            slots = table[rows, p // bs] * bs + p % bs                           # (B, L)
+            out[w] = (slots.masked_fill(~seen, 0).view(-1), width, seen[:, None, None])
+        return out
     def _workspace(self, slot: int, shape: tuple[int, ...]) -> torch.Tensor:
         """A reused scratch tensor of ``shape`` (grown by half again when too small)."""
         n = 1
@@ -202,12 +211,12 @@ class ModelRunner:
         outs = []
         nd = inp["nd"]
         if "dec_batch" in inp:
-            idx, longest, masks = inp["dec_batch"]
+            idx, longest, mask = inp["dec_batch"][window]
             shape = (nd, longest, *flat_k.shape[1:])
             kg = torch.index_select(flat_k, 0, idx, out=self._workspace(0, (idx.numel(), *flat_k.shape[1:])))
             vg = torch.index_select(flat_v, 0, idx, out=self._workspace(1, (idx.numel(), *flat_v.shape[1:])))
             kg, vg = kg.view(shape).transpose(1, 2), vg.view(shape).transpose(1, 2)      # (B, Hkv, L, D)
-            outs.append(attend(q[:nd].unsqueeze(2), kg, vg, masks[window], scale, cap)[:, :, 0])   # (B, H, D)
+            outs.append(attend(q[:nd].unsqueeze(2), kg, vg, mask, scale, cap)[:, :, 0])   # (B, H, D)
         elif nd:
             # gather into reused buffers (a fresh multi-MB tensor per layer costs page faults),
             # then one attention call per sequence
@@ -248,12 +257,13 @@ class ModelRunner:
         for li, w in enumerate(self.layers):
             h = rms_norm(x, w.attn_norm)
             qkv = linear(h, w.qkv, w.qkv_bias)                       # (T, (H + 2 Hkv) D)
-            q, k, v = qkv.split([H * D, Hkv * D, Hkv * D], dim=-1)
-            q, k, v = q.view(t, H, D), k.view(t, Hkv, D), v.view(t, Hkv, D)
+            qk, v = qkv.split([(H + Hkv) * D, Hkv * D], dim=-1)
+            qk, v = qk.view(t, H + Hkv, D), v.view(t, Hkv, D)         # q's heads, then k's
             if w.q_norm is not None:                                 # Qwen3, Gemma 3: per-head norms
-                q, k = rms_norm(q, w.q_norm), rms_norm(k, w.k_norm)
+                q, k = qk.split([H, Hkv], dim=1)
+                qk = torch.cat((rms_norm(q, w.q_norm), rms_norm(k, w.k_norm)), dim=1)
             cos, sin = rope[w.rope_key]
-            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+            q, k = apply_rotary(qk, cos, sin).split([H, Hkv], dim=1)  # one rotation for q and k
             o = self._attention(li, q, k, v.contiguous(), inp, w.window)        # (T, H, D)
             o = linear(o.reshape(t, H * D), w.o, w.o_bias)
             x = x + (o if w.post_attn_norm is None else rms_norm(o, w.post_attn_norm))

@@ -167,6 +167,25 @@ def test_stop_strings_and_streaming(hf):
     assert by_id.token_ids == full.token_ids[:4] and by_id.finish_reason == "stop"
 
 
+def test_output_text_is_what_the_tokenizer_decodes(hf):
+    """The engine's fast decoding path gives the tokenizer's own ``decode`` text, special tokens and all."""
+    import random
+
+    from kgllm.engine.engine import _decoder
+    from kgllm.engine.tiny import tiny_tokenizer
+
+    rng = random.Random(5)
+    for tok in (hf[1], tiny_tokenizer("gemma")):
+        decode = _decoder(tok)
+        specials = list(tok.all_special_ids)
+        for _ in range(200):
+            ids = [rng.choice(specials) if rng.random() < 0.1 else rng.randrange(len(tok)) for _ in range(12)]
+            assert decode(ids) == tok.decode(ids, skip_special_tokens=True), ids
+    engine = Engine.from_model(*hf, kv_budget_mb=32)
+    out = engine.generate([OTHERS[0]], SamplingParams(max_tokens=10))[0]
+    assert out.text == hf[1].decode(out.token_ids, skip_special_tokens=True) and out.text.strip()
+
+
 def test_logits_processor_constrains_output(hf):
     model, tok = hf
     engine = Engine.from_model(model, tok, kv_budget_mb=32)
