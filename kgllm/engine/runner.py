@@ -64,7 +64,8 @@ def window_mask(n: int, c: int, window: int | None, device) -> torch.Tensor | No
 
 
 def attend(q, k, v, mask, scale: float, cap: float | None) -> torch.Tensor:
-    """q (1, H, n, D), k/v (1, Hkv, m, D) -> (1, H, n, D); ``mask`` (n, m) bool, or None for causal from the start.
+    """q (B, H, n, D), k/v (B, Hkv, m, D) -> (B, H, n, D); ``mask`` (n, m) bool (additive also does without a
+    soft cap), or None for causal from the start.
 
     Without a soft cap this is SDPA; with one (Gemma 2) the scores are computed here, as transformers' eager
     attention does: ``q k^T * scale``, soft-capped, masked, softmax in float32, times ``v``.
@@ -172,7 +173,7 @@ class ModelRunner:
         """Per window of the model's layers, ``(slots, L, mask)``: the slots ``(B*L,)`` of the keys every decode
         sees, padded to the longest ``L``, and a ``(B, 1, 1, L)`` mask of those that are its own. A full-attention
         layer sees all the sequence's keys; a sliding layer only its last ``window`` (gathered alone, so a long
-        context costs it nothing)."""
+        context costs it nothing). The mask is boolean for soft-capped attention, else additive (0 or -inf)."""
         bs, dev = self.block_size, self.device
         n = torch.tensor(lens, device=dev)[:, None]                              # (B, 1)
         longest = max(lens)
@@ -188,7 +189,10 @@ class ModelRunner:
             seen = p < n if w is None else p >= 0                               # (a short sequence pads)
             p = p.clamp(min=0)
             slots = table[rows, p // bs] * bs + p % bs                           # (B, L)
-            out[w] = (slots.masked_fill(~seen, 0).view(-1), width, seen[:, None, None])
+            mask = seen[:, None, None]
+            if self.spec.attn_softcap is None:       # SDPA: an additive mask, made once for every layer
+                mask = torch.zeros(mask.shape, dtype=self.dtype, device=dev).masked_fill_(~mask, float("-inf"))
+            out[w] = (slots.masked_fill(~seen, 0).view(-1), width, mask)
         return out
     def _workspace(self, slot: int, shape: tuple[int, ...]) -> torch.Tensor:
         """A reused scratch tensor of ``shape`` (grown by half again when too small)."""
