@@ -101,8 +101,8 @@ def parse_date(text: str) -> tuple[int, int | None, int | None] | None:
 def render_date(parts: tuple[int, int | None, int | None], fmt: str) -> str | None:
     """``parts`` written in a format of :data:`DATE_FORMATS` (None when the parts do not fill it).
 
-    >>> render_date((1975, None, None), "fill_dmy"), render_date((1988, 4, 16), "iso"), render_date((1988, 4, None), "iso")
-    ('01 January 1975', '1988-04-16', None)
+    >>> render_date((2031, None, None), "fill_dmy"), render_date((1988, 4, 16), "iso"), render_date((1988, 4, None), "iso")
+    ('01 January 2031', '1988-04-16', None)
     """
     y, m, d = parts
     if fmt.startswith("fill_"):

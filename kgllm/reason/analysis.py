@@ -8,8 +8,8 @@
   date, *how many* a number, *who* a person or organisation, *where* a place, *which X* an X);
 * ``predicate``: the words that state the asked relation and must be stated by any sentence
   that answers it -- the head of the question's relation words in its dependency parse ("Who
-  *founded* X", "Who is the managing *director* of X", "How *long* is X", "Where is X *from*");
-  ``context``: its other relation words ("managing"), which help rank but are not required;
+  *founded* X", "Who is the chief *editor* of X", "How *long* is X", "Where is X *from*");
+  ``context``: its other relation words ("chief"), which help rank but are not required;
 * ``qualifiers``: phrases that narrow the answer ("before joining X", "in 2004"): a sentence
   that answers must say them too, and they are never the answer;
 * ``nested``: a relative clause on a noun ("the company that owns X") is a question of its
@@ -20,15 +20,15 @@ Examples
 >>> a = analyse_question("Who founded Velmora Bikes in 1990?")
 >>> a.predicate, sorted(a.want.kinds), [(q.prep, q.text) for q in a.qualifiers]
 (('found',), ['org', 'person'], [('in', '1990')])
->>> analyse_question("Who is the managing director of Velmora Bikes?").predicate
-('director',)
->>> analyse_question("How long is the Sava canal?").predicate
-('long',)
+>>> analyse_question("Who is the chief editor of Velmora Bikes?").predicate
+('editor',)
+>>> analyse_question("How tall is the Orlin tower?").predicate
+('tall',)
 >>> analyse_question("Where is Ines Kobal from?").predicate
 ('from',)
 >>> from kgllm.reason.steps import nested_parts
->>> nested_parts("Where is the company that owns Velmora Bikes headquartered?")
-('which company owns Velmora Bikes', 'Where is {} headquartered?')
+>>> nested_parts("In which town is the firm that makes Velmora Bikes based?")
+('which firm makes Velmora Bikes', 'In which town is {} based?')
 """
 
 from __future__ import annotations

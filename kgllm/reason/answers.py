@@ -6,7 +6,7 @@
   graph);
 * :func:`not_stated` -- the documents do not state an answer: ``supported`` is False, the text
   says so (:data:`~kgllm.types.NOT_STATED`) with the reason, and the closest facts found are cited;
-* :func:`chained` -- a nested question ("Where is the company that owns X headquartered?")
+* :func:`chained` -- a nested question ("In which town is the firm that makes X based?")
   answered in two steps: both steps' citations, the resolved question kept in ``reasons``-free
   form in the text of the second;
 * :func:`yes_no` -- "Did X grow up in Y?" answered *Yes* when a sentence states it, with citation.

@@ -20,13 +20,13 @@ by coordinated verbs, relative clauses and participles (as :mod:`kgllm.extract.c
 Examples
 --------
 >>> from kgllm.reason.analysis import parse
->>> doc = parse("Alpenhof Bikes is a company founded in 1994 by Ines Kobal and Rui Sola.")
->>> roles = arguments(doc[5])  # "founded"
+>>> doc = parse("Alpenhof Bikes is a firm started in 2003 by Ines Kobal and Rui Sola.")
+>>> roles = arguments(doc[5])  # "started"
 >>> sorted((doc[i].text, r) for i, r in roles.items())
-[('1994', 'prep:in'), ('Alpenhof', 'patient'), ('Bikes', 'patient'), ('Ines', 'agent'), ('Kobal', 'agent'), ('Rui', 'agent'), ('Sola', 'agent'), ('company', 'patient')]
->>> question_roles(parse("Who founded Alpenhof Bikes?"), 1, {2, 3})
+[('2003', 'prep:in'), ('Alpenhof', 'patient'), ('Bikes', 'patient'), ('Ines', 'agent'), ('Kobal', 'agent'), ('Rui', 'agent'), ('Sola', 'agent'), ('firm', 'patient')]
+>>> question_roles(parse("Who started Alpenhof Bikes?"), 1, {2, 3})
 ('patient', 'agent')
->>> question_roles(parse("When was Alpenhof Bikes founded?"), 4, {2, 3})
+>>> question_roles(parse("When was Alpenhof Bikes started?"), 4, {2, 3})
 ('patient', '')
 """
 

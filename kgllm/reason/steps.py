@@ -20,8 +20,8 @@ def nested_parts(question: str) -> tuple[str, str] | None:
     outer one is the question with that noun phrase replaced by ``{}`` (to be filled with the
     inner answer's name). None when the question holds no such clause.
 
-    >>> nested_parts("Who is the spouse of the engineer who restored the Sava canal?")
-    ('which engineer restored the Sava canal', 'Who is the spouse of {}?')
+    >>> nested_parts("Who trained the pilot who flew the Kestrel prototype?")
+    ('which pilot flew the Kestrel prototype', 'Who trained {}?')
     >>> nested_parts("Where was the co-founder of the Pell Institute who wrote Tidewater born?")
     ('which co-founder of the Pell Institute wrote Tidewater', 'Where was {} born?')
     >>> nested_parts("Who founded Velmora Bikes?") is None
