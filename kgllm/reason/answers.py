@@ -211,7 +211,7 @@ def why_not(analysis: Any, cands: Sequence[Any], sub: Subgraph) -> list[str]:
         return ["no entity of the question is in the graph"]
     if not analysis.predicate:
         return [f"the question's relation could not be read (about {names})"]
-    word = " ".join(analysis.predicate)
+    word = " ".join(analysis.forms or analysis.predicate)          # as the question writes it ("born")
     if not cands:
         return [f"no sentence about {names} states {word!r}"]
     return [f"{cands[0].text!r} was found, but {r}" for r in cands[0].reasons[:1]] + list(cands[0].reasons[1:])

@@ -76,6 +76,13 @@ def test_abstains_when_the_text_does_not_say(reasoner: Reasoner, question: str) 
     assert ans.reasons and ans.confidence == 0.0
 
 
+def test_the_reason_quotes_the_questions_own_word(reasoner: Reasoner) -> None:
+    """A withheld answer says what was not stated in the question's words ("baptised"), not a lemma."""
+    ans = reasoner.ask("When was Ada Berg baptised?")
+    assert not ans.supported
+    assert any("'baptised'" in r for r in ans.reasons), ans.reasons
+
+
 def test_a_list_question_gets_every_answer_with_a_fact_each(reasoner: Reasoner) -> None:
     ans = reasoner.ask("Who founded Orvik Mills?")
     assert (ans.text, ans.supported) == ("Hanna Dahl and Nils Lund", True)
