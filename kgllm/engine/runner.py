@@ -194,6 +194,7 @@ class ModelRunner:
                 mask = torch.zeros(mask.shape, dtype=self.dtype, device=dev).masked_fill_(~mask, float("-inf"))
             out[w] = (slots.masked_fill(~seen, 0).view(-1), width, mask)
         return out
+
     def _workspace(self, slot: int, shape: tuple[int, ...]) -> torch.Tensor:
         """A reused scratch tensor of ``shape`` (grown by half again when too small)."""
         n = 1

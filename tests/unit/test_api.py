@@ -7,8 +7,9 @@ import typing
 import kgllm
 
 PUBLIC = [
-    "Answer", "Chunk", "ConfigError", "Conversation", "Document", "Entity", "EntityResolver", "ExtractionError", "ExtractionResult",
-    "Extractor", "Fact", "GenerationError", "Generator", "GraphDelta", "GraphStore", "IngestReport", "InputError",
+    "Answer", "Chunk", "ConfigError", "Conversation", "Document", "Entity", "EntityResolver", "ExtractionError",
+    "ExtractionResult", "Extractor", "Fact", "GenerationError", "Generator", "GraphDelta", "GraphStore",
+    "IngestReport", "InputError",
     "KgllmError", "KnowledgeGraph", "LocalLM", "MemoryStore", "Merge", "NotFoundError", "Path", "Provenance",
     "Reasoner", "ReasonerConfig", "RelationPlan", "RelationSpec", "ResolverConfig", "Retriever", "RuleExtractor",
     "Schema", "SkippedDocument", "StoreError", "DocumentRecord", "RunRecord", "Job", "RuleSet", "ImportReport",
